@@ -1,0 +1,11 @@
+import type { Migration } from 'kysely/migration';
+import * as initial from './2026-11-23-0001-initial.ts';
+
+/**
+ * Every migration, imported statically so the set is the same from the TypeScript sources and
+ * from the compiled `dist/` (no directory scanning, no file-extension guessing). Names sort in
+ * the order they apply; a new migration adds one line here.
+ */
+export const migrations: Readonly<Record<string, Migration>> = {
+  '2026-11-23-0001-initial': initial,
+};

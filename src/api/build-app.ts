@@ -1,0 +1,26 @@
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
+import type { Logger } from '../logger.ts';
+import { registerProblemHandler } from './problem.ts';
+import { healthRoutes, type ReadinessCheck } from './routes/health-routes.ts';
+import { type TakerRoutesDeps, takerRoutes } from './routes/taker-routes.ts';
+
+export interface AppDeps {
+  logger: Logger;
+  readiness: Record<string, ReadinessCheck>;
+  takers: TakerRoutesDeps;
+}
+
+/** The HTTP API, ready for `inject()` in tests or `listen()` in main; it never listens itself. */
+export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
+  const app = Fastify({
+    // pino's Logger is Fastify's logger; the types differ only in generics.
+    loggerInstance: deps.logger as FastifyBaseLogger,
+    bodyLimit: 64 * 1024,
+    // One line per request would drown the call log; errors are still logged by the handler.
+    logController: new LogController({ disableRequestLogging: true }),
+  });
+  registerProblemHandler(app);
+  await app.register(async (scope) => healthRoutes(scope, deps.readiness));
+  await app.register(async (scope) => takerRoutes(scope, deps.takers));
+  return app;
+}

@@ -1,0 +1,76 @@
+/**
+ * Every ARI operation siaga112 calls, as `resource.nickname` of Asterisk's Swagger files. The
+ * adapter refuses to run against an Asterisk whose API lacks one of them, and the contract test
+ * checks this list against ../shared/asterisk-ari.
+ */
+export const ARI_OPERATIONS = {
+  answer: { resource: 'channels', nickname: 'answer', method: 'POST', path: '/channels/{channelId}/answer' },
+  hangup: { resource: 'channels', nickname: 'hangup', method: 'DELETE', path: '/channels/{channelId}' },
+  play: {
+    resource: 'channels',
+    nickname: 'playWithId',
+    method: 'POST',
+    path: '/channels/{channelId}/play/{playbackId}',
+  },
+  stopPlayback: {
+    resource: 'playbacks',
+    nickname: 'stop',
+    method: 'DELETE',
+    path: '/playbacks/{playbackId}',
+  },
+  startMoh: { resource: 'channels', nickname: 'startMoh', method: 'POST', path: '/channels/{channelId}/moh' },
+  stopMoh: { resource: 'channels', nickname: 'stopMoh', method: 'DELETE', path: '/channels/{channelId}/moh' },
+  setVariable: {
+    resource: 'channels',
+    nickname: 'setChannelVar',
+    method: 'POST',
+    path: '/channels/{channelId}/variable',
+  },
+  originate: {
+    resource: 'channels',
+    nickname: 'originateWithId',
+    method: 'POST',
+    path: '/channels/{channelId}',
+  },
+  getChannel: { resource: 'channels', nickname: 'get', method: 'GET', path: '/channels/{channelId}' },
+  createBridge: {
+    resource: 'bridges',
+    nickname: 'createWithId',
+    method: 'POST',
+    path: '/bridges/{bridgeId}',
+  },
+  addChannels: {
+    resource: 'bridges',
+    nickname: 'addChannel',
+    method: 'POST',
+    path: '/bridges/{bridgeId}/addChannel',
+  },
+  destroyBridge: { resource: 'bridges', nickname: 'destroy', method: 'DELETE', path: '/bridges/{bridgeId}' },
+  listBridges: { resource: 'bridges', nickname: 'list', method: 'GET', path: '/bridges' },
+  getApplication: {
+    resource: 'applications',
+    nickname: 'get',
+    method: 'GET',
+    path: '/applications/{applicationName}',
+  },
+} as const;
+
+export type AriOperationName = keyof typeof ARI_OPERATIONS;
+
+/** The parameters the adapter sends per operation (besides path parameters). */
+export const ARI_OPERATION_PARAMETERS: Record<AriOperationName, readonly string[]> = {
+  answer: ['channelId'],
+  hangup: ['channelId', 'reason'],
+  play: ['channelId', 'playbackId', 'media', 'lang'],
+  stopPlayback: ['playbackId'],
+  startMoh: ['channelId', 'mohClass'],
+  stopMoh: ['channelId'],
+  setVariable: ['channelId', 'variable', 'value'],
+  originate: ['channelId', 'endpoint', 'app', 'appArgs', 'callerId', 'timeout', 'variables'],
+  getChannel: ['channelId'],
+  createBridge: ['bridgeId', 'type', 'name'],
+  addChannels: ['bridgeId', 'channel'],
+  destroyBridge: ['bridgeId'],
+  listBridges: [],
+  getApplication: ['applicationName'],
+};

@@ -1,0 +1,84 @@
+import type { AriBridge, AriChannel, AriEvent } from './ari-models.ts';
+
+/**
+ * What went wrong with an ARI request, as a stable code. Asterisk answers with an HTTP status and a
+ * free-text message; callers branch on `code`, never on the text.
+ */
+export type AriErrorCode =
+  | 'not-found' // 404: the channel, bridge or playback is gone (normal during hangup races)
+  | 'not-in-stasis' // 409 on a channel, 422 on addChannel: it left our app
+  | 'invalid' // 400: a parameter Asterisk rejected
+  | 'precondition' // 412: e.g. the channel is not in a state for that operation
+  | 'asterisk' // 5xx: Asterisk failed (allocation failed, media could not be queued)
+  | 'unavailable'; // no answer: the connection is down or the request timed out
+
+export class AriError extends Error {
+  readonly code: AriErrorCode;
+  readonly status: number | undefined;
+  readonly operation: string;
+
+  constructor(operation: string, code: AriErrorCode, status: number | undefined, message: string) {
+    super(`${operation}: ${message}`);
+    this.name = 'AriError';
+    this.operation = operation;
+    this.code = code;
+    this.status = status;
+  }
+}
+
+export const isAriError = (error: unknown, code?: AriErrorCode): error is AriError =>
+  error instanceof AriError && (code === undefined || error.code === code);
+
+export interface OriginateRequest {
+  /** e.g. `PJSIP/taker1` */
+  endpoint: string;
+  /** The id the new channel gets; we choose it so the call state knows it before Asterisk answers. */
+  channelId: string;
+  /** Stasis arguments the answered channel arrives with (`StasisStart.args`). */
+  appArgs: string[];
+  /** Seconds the phone rings before Asterisk gives up (ChannelDestroyed, cause 19). */
+  timeoutSeconds: number;
+  callerId?: string;
+  /** Channel variables set on the new channel. */
+  variables?: Record<string, string>;
+}
+
+export type ConnectionState = 'connected' | 'disconnected';
+
+export type AriListener = (event: AriEvent) => void;
+
+/**
+ * The narrow port through which siaga112 drives Asterisk. Only `src/ari/` implements it; the call
+ * flow depends on nothing else. Every method rejects with an {@link AriError}.
+ */
+export interface AriPort {
+  /** The Stasis application name this port is registered as. */
+  readonly app: string;
+
+  /** Every event of the application, in the order Asterisk sent them. */
+  onEvent(listener: AriListener): () => void;
+  /** Told on every (re)connection of the events WebSocket and every loss of it. */
+  onConnectionChange(listener: (state: ConnectionState) => void): () => void;
+  readonly connected: boolean;
+
+  answer(channelId: string): Promise<void>;
+  hangup(channelId: string, reason?: 'normal' | 'busy' | 'congestion' | 'no_answer'): Promise<void>;
+  /** Plays `media` (e.g. `sound:siaga112/greeting`) under the playback id we chose. */
+  play(channelId: string, playbackId: string, media: string[], lang?: string): Promise<void>;
+  stopPlayback(playbackId: string): Promise<void>;
+  startMoh(channelId: string, mohClass?: string): Promise<void>;
+  stopMoh(channelId: string): Promise<void>;
+  setVariable(channelId: string, variable: string, value: string): Promise<void>;
+  originate(request: OriginateRequest): Promise<AriChannel>;
+  createBridge(bridgeId: string, name: string): Promise<AriBridge>;
+  addChannels(bridgeId: string, channelIds: string[]): Promise<void>;
+  destroyBridge(bridgeId: string): Promise<void>;
+  getChannel(channelId: string): Promise<AriChannel>;
+  /** Ids of the channels currently in our Stasis application (`GET /applications/{app}`). */
+  listApplicationChannelIds(): Promise<string[]>;
+  listBridges(): Promise<AriBridge[]>;
+
+  /** Opens the events WebSocket and keeps it open (reconnecting) until close(). */
+  start(): Promise<void>;
+  close(): Promise<void>;
+}

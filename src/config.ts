@@ -1,0 +1,162 @@
+import { hostname } from 'node:os';
+
+/** Everything siaga112 reads from its environment, parsed once and frozen. */
+export interface Config {
+  readonly instanceId: string;
+  readonly logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+  readonly http: { readonly host: string; readonly port: number };
+  readonly ari: {
+    readonly url: string;
+    readonly username: string;
+    readonly password: string;
+    readonly app: string;
+    readonly requestTimeoutMs: number;
+  };
+  readonly databaseUrl: string;
+  readonly redis: { readonly url: string; readonly keyPrefix: string };
+  readonly calls: {
+    readonly greetingMedia: readonly string[];
+    readonly mohClass: string;
+    readonly ringTimeoutSeconds: number;
+  };
+}
+
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+}
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+/** One documented variable: the README's configuration table lists exactly these. */
+interface Variable<T> {
+  readonly name: string;
+  readonly fallback?: string;
+  readonly expected: string;
+  readonly parse: (raw: string) => T | undefined;
+}
+
+const text = (name: string, fallback?: string): Variable<string> => ({
+  name,
+  ...(fallback === undefined ? {} : { fallback }),
+  expected: 'a non-empty value',
+  parse: (raw) => (raw.trim() === '' ? undefined : raw.trim()),
+});
+
+const integer = (name: string, fallback: number, min: number, max: number): Variable<number> => ({
+  name,
+  fallback: String(fallback),
+  expected: `a whole number from ${min} to ${max}`,
+  parse: (raw) => {
+    if (!/^\d+$/.test(raw.trim())) return undefined;
+    const value = Number(raw);
+    return value >= min && value <= max ? value : undefined;
+  },
+});
+
+const url = (name: string, protocols: readonly string[], fallback?: string): Variable<string> => ({
+  name,
+  ...(fallback === undefined ? {} : { fallback }),
+  expected: `a URL starting with ${protocols.map((p) => `${p}//`).join(' or ')}`,
+  parse: (raw) => {
+    try {
+      return protocols.includes(new URL(raw.trim()).protocol) ? raw.trim().replace(/\/+$/, '') : undefined;
+    } catch {
+      return undefined;
+    }
+  },
+});
+
+const oneOf = <T extends string>(name: string, values: readonly T[], fallback: T): Variable<T> => ({
+  name,
+  fallback,
+  expected: `one of ${values.join(', ')}`,
+  parse: (raw) => values.find((v) => v === raw.trim()),
+});
+
+const list = (name: string, fallback: string): Variable<string[]> => ({
+  name,
+  fallback,
+  expected: 'a comma-separated list of media URIs such as sound:siaga112/greeting',
+  parse: (raw) => {
+    const items = raw
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean);
+    return items.length > 0 && items.every((s) => /^[a-z]+:\S+$/.test(s)) ? items : undefined;
+  },
+});
+
+function read<T>(env: Env, variable: Variable<T>): T {
+  const raw = env[variable.name];
+  const source = raw === undefined || raw === '' ? variable.fallback : raw;
+  if (source === undefined) {
+    throw new ConfigError(`${variable.name} is required: expected ${variable.expected}`);
+  }
+  const value = variable.parse(source);
+  if (value === undefined) {
+    throw new ConfigError(
+      `${variable.name} is invalid: expected ${variable.expected}, got ${JSON.stringify(source)}`,
+    );
+  }
+  return value;
+}
+
+/** The variables in the order the README documents them. */
+export const variables = {
+  instanceId: text('SIAGA_INSTANCE_ID', `${hostname()}-${process.pid}`),
+  logLevel: oneOf(
+    'LOG_LEVEL',
+    ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const,
+    'info',
+  ),
+  httpHost: text('HTTP_HOST', '127.0.0.1'),
+  httpPort: integer('HTTP_PORT', 3112, 0, 65535),
+  ariUrl: url('ARI_URL', ['http:', 'https:'], 'http://127.0.0.1:8088'),
+  ariUsername: text('ARI_USERNAME'),
+  ariPassword: text('ARI_PASSWORD'),
+  ariApp: text('ARI_APP', 'siaga112'),
+  ariRequestTimeoutMs: integer('ARI_REQUEST_TIMEOUT_MS', 3000, 100, 60000),
+  databaseUrl: url('DATABASE_URL', ['postgres:', 'postgresql:']),
+  redisUrl: url('REDIS_URL', ['redis:', 'rediss:'], 'redis://127.0.0.1:6379'),
+  redisKeyPrefix: text('REDIS_KEY_PREFIX', 'siaga112'),
+  greetingMedia: list('GREETING_MEDIA', 'sound:siaga112/greeting'),
+  mohClass: text('MOH_CLASS', 'default'),
+  ringTimeoutSeconds: integer('RING_TIMEOUT_SECONDS', 15, 1, 120),
+} as const;
+
+/** Parses the environment once; throws a ConfigError naming the first bad variable. */
+export function loadConfig(env: Env = process.env): Config {
+  const v = variables;
+  const config: Config = {
+    instanceId: read(env, v.instanceId),
+    logLevel: read(env, v.logLevel),
+    http: { host: read(env, v.httpHost), port: read(env, v.httpPort) },
+    ari: {
+      url: read(env, v.ariUrl),
+      username: read(env, v.ariUsername),
+      password: read(env, v.ariPassword),
+      app: read(env, v.ariApp),
+      requestTimeoutMs: read(env, v.ariRequestTimeoutMs),
+    },
+    databaseUrl: read(env, v.databaseUrl),
+    redis: { url: read(env, v.redisUrl), keyPrefix: read(env, v.redisKeyPrefix) },
+    calls: {
+      greetingMedia: read(env, v.greetingMedia),
+      mohClass: read(env, v.mohClass),
+      ringTimeoutSeconds: read(env, v.ringTimeoutSeconds),
+    },
+  };
+  return deepFreeze(config);
+}
+
+function deepFreeze<T extends object>(value: T): T {
+  for (const child of Object.values(value)) {
+    if (child !== null && typeof child === 'object') deepFreeze(child);
+  }
+  return Object.freeze(value);
+}
+
+/** For tools that only need the database (`npm run migrate`). */
+export function loadDatabaseUrl(env: Env = process.env): string {
+  return read(env, variables.databaseUrl);
+}

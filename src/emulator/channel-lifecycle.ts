@@ -1,0 +1,84 @@
+/**
+ * The state changes every channel goes through, with the events Asterisk 22 sends for each
+ * (see ../shared/asterisk-ari/OBSERVED.md): entering Stasis, answering, and ending.
+ */
+
+import type { ChannelStateName } from '../ari/ari-models.ts';
+import { causeText, dialStatusForCause } from './asterisk-format.ts';
+import { leaveBridge } from './bridges.ts';
+import type { ChannelEnd, ChannelRecord, EmulatorCore, EndParty } from './emulator-core.ts';
+import { endPlaybacksOf } from './playbacks.ts';
+
+export function setChannelState(core: EmulatorCore, channel: ChannelRecord, state: ChannelStateName): void {
+  if (channel.state === state) return;
+  channel.state = state;
+  core.emitChannelEvent(channel, { type: 'ChannelStateChange' });
+}
+
+/** `Stasis(app,args)`: the channel now belongs to `app`, which gets StasisStart. */
+export function enterStasis(core: EmulatorCore, channel: ChannelRecord, app: string, args: string[]): void {
+  channel.app = app;
+  channel.inStasis = true;
+  channel.stasisArgs = args;
+  channel.dialplan = { ...channel.dialplan, app_name: 'Stasis', app_data: [app, ...args].join(',') };
+  core.emitChannelEvent(channel, { type: 'StasisStart', args: [...args] });
+}
+
+export function answerChannel(core: EmulatorCore, channel: ChannelRecord): void {
+  if (channel.state === 'Up') return;
+  setChannelState(core, channel, 'Up');
+  channel.onAnswered?.();
+}
+
+export interface EndRequest {
+  by: EndParty;
+  cause: number;
+  /**
+   * How the hangup reached the channel: `remote` (the far end hung up: ChannelHangupRequest with
+   * cause), `soft` (DELETE from the app: ChannelHangupRequest with soft), `none` (Asterisk hangs up
+   * the channel itself, e.g. a dial timeout: no ChannelHangupRequest).
+   */
+  request: 'remote' | 'soft' | 'none';
+}
+
+/**
+ * Ends a channel: hangup request, its playbacks, MOH and bridge membership, StasisEnd, and
+ * ChannelDestroyed only for originated channels (a trunk channel returns to the dialplan after
+ * Stasis, so the app never hears of its destruction).
+ */
+export function endChannel(core: EmulatorCore, channel: ChannelRecord, end: EndRequest): void {
+  if (channel.gone) return;
+  channel.gone = true;
+  core.timers.clearOwner(channel.id);
+  if (end.request === 'remote')
+    core.emitChannelEvent(channel, { type: 'ChannelHangupRequest', cause: end.cause });
+  if (end.request === 'soft') core.emitChannelEvent(channel, { type: 'ChannelHangupRequest', soft: true });
+  endPlaybacksOf(core, channel);
+  channel.moh = false;
+  const bridge = channel.bridgeId ? core.bridges.get(channel.bridgeId) : undefined;
+  if (bridge) leaveBridge(core, bridge, channel);
+  if (channel.inStasis) {
+    core.emitChannelEvent(channel, { type: 'StasisEnd' });
+    channel.inStasis = false;
+  }
+  if (channel.kind === 'originated') {
+    if (channel.dialing) {
+      channel.dialing = false;
+      core.emitEvent([channel.app], {
+        type: 'Dial',
+        peer: core.channelJson(channel),
+        dialstring: channel.dialstring,
+        dialstatus: end.by === 'app' ? 'CANCEL' : dialStatusForCause(end.cause),
+      });
+    }
+    core.emitChannelEvent(channel, {
+      type: 'ChannelDestroyed',
+      cause: end.cause,
+      cause_txt: causeText(end.cause),
+    });
+  }
+  channel.app = undefined;
+  core.channels.delete(channel.id);
+  const ended: ChannelEnd = { by: end.by, cause: end.cause };
+  channel.onEnded?.(ended);
+}

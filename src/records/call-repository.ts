@@ -1,0 +1,224 @@
+import { type Insertable, type Kysely, type Selectable, sql } from 'kysely';
+import type { CallEvent, CallRecord, CallRecordUpdate } from './call-record.ts';
+import type { CallEventsTable, CallsTable, Database } from './database.ts';
+
+/** What one `applyUpdates` changed: rows inserted or moved forward, events newly stored. */
+export interface AppliedUpdates {
+  readonly calls: number;
+  readonly events: number;
+}
+
+export interface CallRepository {
+  /**
+   * Stores a batch in one transaction. A call row only moves forward (a lower or equal version
+   * never overwrites it) and an event already stored is left alone, so replaying any batch, in
+   * any order, any number of times, ends in the same rows.
+   */
+  applyUpdates(updates: readonly CallRecordUpdate[]): Promise<AppliedUpdates>;
+  getCall(id: string): Promise<CallRecord | undefined>;
+  /** The call's events in `seq` order. */
+  listCallEvents(callId: string): Promise<CallEvent[]>;
+  countCalls(): Promise<number>;
+}
+
+// Postgres allows 65,535 bind parameters per statement; these keep a multi-row insert well under.
+const CALL_ROWS_PER_STATEMENT = 1_000;
+const EVENT_ROWS_PER_STATEMENT = 2_000;
+
+/**
+ * Postgres text cannot hold U+0000 and jsonb rejects unpaired surrogates: either would make a
+ * write fail forever, so such characters become U+FFFD. Everything else is stored exactly.
+ */
+export function storableText(value: string): string {
+  return value.toWellFormed().replaceAll('\u0000', '\uFFFD');
+}
+
+function storableJson(detail: Record<string, unknown>): string {
+  return JSON.stringify(detail, (_key, value: unknown) =>
+    typeof value === 'string' ? storableText(value) : value,
+  );
+}
+
+const nullableText = (value: string | null) => (value === null ? null : storableText(value));
+
+function toCallRow(record: CallRecord): Insertable<CallsTable> {
+  return {
+    id: record.id,
+    version: record.version,
+    caller_channel_id: storableText(record.callerChannelId),
+    trunk: nullableText(record.trunk),
+    caller_id_raw: storableText(record.callerIdRaw),
+    caller_number: nullableText(record.callerNumber),
+    caller_id_kind: record.callerIdKind,
+    priority: record.priority,
+    arrived_at: record.arrivedAt,
+    answered_at: record.answeredAt,
+    queued_at: record.queuedAt,
+    offered_at: record.offeredAt,
+    connected_at: record.connectedAt,
+    ended_at: record.endedAt,
+    disposition: record.disposition,
+    ended_by: record.endedBy,
+    taker_id: record.takerId,
+    wait_ms: record.waitMs,
+    talk_ms: record.talkMs,
+  };
+}
+
+function toEventRow(event: CallEvent): Insertable<CallEventsTable> {
+  return {
+    call_id: event.callId,
+    seq: event.seq,
+    at: event.at,
+    type: storableText(event.type),
+    state: storableText(event.state),
+    detail: storableJson(event.detail),
+  };
+}
+
+function fromCallRow(row: Selectable<CallsTable>): CallRecord {
+  return {
+    id: row.id,
+    version: row.version,
+    callerChannelId: row.caller_channel_id,
+    trunk: row.trunk,
+    callerIdRaw: row.caller_id_raw,
+    callerNumber: row.caller_number,
+    callerIdKind: row.caller_id_kind,
+    priority: row.priority,
+    arrivedAt: row.arrived_at,
+    answeredAt: row.answered_at,
+    queuedAt: row.queued_at,
+    offeredAt: row.offered_at,
+    connectedAt: row.connected_at,
+    endedAt: row.ended_at,
+    disposition: row.disposition,
+    endedBy: row.ended_by,
+    takerId: row.taker_id,
+    waitMs: row.wait_ms,
+    talkMs: row.talk_ms,
+  };
+}
+
+function fromEventRow(row: Selectable<CallEventsTable>): CallEvent {
+  return {
+    callId: row.call_id,
+    seq: row.seq,
+    at: row.at,
+    type: row.type,
+    state: row.state,
+    detail: row.detail,
+  };
+}
+
+function chunks<T>(items: readonly T[], size: number): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
+  return out;
+}
+
+/**
+ * The rows one batch writes: the highest version of each call (Postgres refuses to update one
+ * row twice in one `INSERT … ON CONFLICT DO UPDATE`) and each event once. Both sorted by key,
+ * so concurrent batches lock rows in the same order and cannot deadlock.
+ */
+export function planBatch(updates: readonly CallRecordUpdate[]): {
+  records: CallRecord[];
+  events: CallEvent[];
+} {
+  const records = new Map<string, CallRecord>();
+  const events = new Map<string, CallEvent>();
+  for (const { record, events: callEvents } of updates) {
+    const current = records.get(record.id);
+    if (current === undefined || record.version > current.version) records.set(record.id, record);
+    for (const event of callEvents) {
+      const key = `${event.callId}\u0000${event.seq}`;
+      if (!events.has(key)) events.set(key, event);
+    }
+  }
+  const byId = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
+  return {
+    records: [...records.values()].sort((a, b) => byId(a.id, b.id)),
+    events: [...events.values()].sort((a, b) => byId(a.callId, b.callId) || a.seq - b.seq),
+  };
+}
+
+export function createCallRepository(db: Kysely<Database>): CallRepository {
+  return {
+    async applyUpdates(updates) {
+      const { records, events } = planBatch(updates);
+      if (records.length === 0 && events.length === 0) return { calls: 0, events: 0 };
+      return db.transaction().execute(async (trx) => {
+        let calls = 0n;
+        let stored = 0n;
+        // Calls first: the events reference them.
+        for (const rows of chunks(records.map(toCallRow), CALL_ROWS_PER_STATEMENT)) {
+          const result = await trx
+            .insertInto('calls')
+            .values(rows)
+            .onConflict((oc) =>
+              oc
+                .column('id')
+                .doUpdateSet((eb) => ({
+                  version: eb.ref('excluded.version'),
+                  caller_channel_id: eb.ref('excluded.caller_channel_id'),
+                  trunk: eb.ref('excluded.trunk'),
+                  caller_id_raw: eb.ref('excluded.caller_id_raw'),
+                  caller_number: eb.ref('excluded.caller_number'),
+                  caller_id_kind: eb.ref('excluded.caller_id_kind'),
+                  priority: eb.ref('excluded.priority'),
+                  arrived_at: eb.ref('excluded.arrived_at'),
+                  answered_at: eb.ref('excluded.answered_at'),
+                  queued_at: eb.ref('excluded.queued_at'),
+                  offered_at: eb.ref('excluded.offered_at'),
+                  connected_at: eb.ref('excluded.connected_at'),
+                  ended_at: eb.ref('excluded.ended_at'),
+                  disposition: eb.ref('excluded.disposition'),
+                  ended_by: eb.ref('excluded.ended_by'),
+                  taker_id: eb.ref('excluded.taker_id'),
+                  wait_ms: eb.ref('excluded.wait_ms'),
+                  talk_ms: eb.ref('excluded.talk_ms'),
+                  updated_at: sql<Date>`now()`,
+                }))
+                // Only forward: a retried or reordered older snapshot changes nothing.
+                .where('calls.version', '<', (eb) => eb.ref('excluded.version')),
+            )
+            .executeTakeFirst();
+          calls += result.numInsertedOrUpdatedRows ?? 0n;
+        }
+        for (const rows of chunks(events.map(toEventRow), EVENT_ROWS_PER_STATEMENT)) {
+          const result = await trx
+            .insertInto('call_events')
+            .values(rows)
+            .onConflict((oc) => oc.columns(['call_id', 'seq']).doNothing())
+            .executeTakeFirst();
+          stored += result.numInsertedOrUpdatedRows ?? 0n;
+        }
+        return { calls: Number(calls), events: Number(stored) };
+      });
+    },
+
+    async getCall(id) {
+      const row = await db.selectFrom('calls').selectAll().where('id', '=', id).executeTakeFirst();
+      return row === undefined ? undefined : fromCallRow(row);
+    },
+
+    async listCallEvents(callId) {
+      const rows = await db
+        .selectFrom('call_events')
+        .selectAll()
+        .where('call_id', '=', callId)
+        .orderBy('seq')
+        .execute();
+      return rows.map(fromEventRow);
+    },
+
+    async countCalls() {
+      const { count } = await db
+        .selectFrom('calls')
+        .select((eb) => eb.fn.countAll<string>().as('count'))
+        .executeTakeFirstOrThrow();
+      return Number(count);
+    },
+  };
+}

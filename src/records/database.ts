@@ -1,0 +1,108 @@
+import { type ColumnType, type Generated, Kysely, PostgresDialect } from 'kysely';
+import pg from 'pg';
+import type { CallerIdKind, Disposition } from './call-record.ts';
+
+/** A timestamp column: read as a Date, written as a Date. */
+type Timestamp = ColumnType<Date, Date, Date>;
+/** Set by the database on insert (`default now()`), written explicitly on update. */
+type CreatedTimestamp = ColumnType<Date, never, never>;
+type UpdatedTimestamp = ColumnType<Date, never, Date | string>;
+
+/** One row per call: the latest snapshot of the call, only ever moved forward by `version`. */
+export interface CallsTable {
+  id: string;
+  version: number;
+  caller_channel_id: string;
+  trunk: string | null;
+  caller_id_raw: string;
+  caller_number: string | null;
+  caller_id_kind: CallerIdKind;
+  priority: number;
+  arrived_at: Timestamp;
+  answered_at: Timestamp | null;
+  queued_at: Timestamp | null;
+  offered_at: Timestamp | null;
+  connected_at: Timestamp | null;
+  ended_at: Timestamp | null;
+  disposition: Disposition | null;
+  ended_by: 'caller' | 'taker' | 'system' | null;
+  taker_id: string | null;
+  wait_ms: number | null;
+  talk_ms: number | null;
+  created_at: CreatedTimestamp;
+  updated_at: UpdatedTimestamp;
+}
+
+/** One row per thing that happened to a call; (call_id, seq) makes a retried write land once. */
+export interface CallEventsTable {
+  call_id: string;
+  seq: number;
+  at: Timestamp;
+  type: string;
+  state: string;
+  /** Written as JSON text (see the repository), read back as the parsed object. */
+  detail: ColumnType<Record<string, unknown>, string, string>;
+}
+
+export interface CallTakersTable {
+  id: string;
+  name: string;
+  endpoint: string;
+  skills: ColumnType<string[], string[] | undefined, string[]>;
+  active: ColumnType<boolean, boolean | undefined, boolean>;
+  created_at: CreatedTimestamp;
+  updated_at: Generated<Date>;
+}
+
+export interface Database {
+  calls: CallsTable;
+  call_events: CallEventsTable;
+  call_takers: CallTakersTable;
+}
+
+export interface DatabaseOptions {
+  /** Upper bound of pooled connections. */
+  maxConnections: number;
+  /** Shown in `pg_stat_activity`, so an operator can tell siaga112's sessions apart. */
+  applicationName?: string;
+  /** How long to wait for a connection before failing (a dead database must fail fast). */
+  connectionTimeoutMs?: number;
+  /** Server-side limit for one statement. */
+  statementTimeoutMs?: number;
+  /** Client-side limit for one query, for when the server can no longer even answer. */
+  queryTimeoutMs?: number;
+  /** Told about errors on idle pooled connections (the pool drops such a connection itself). */
+  onIdleConnectionError?: (error: Error) => void;
+}
+
+export const DATABASE_DEFAULTS = {
+  applicationName: 'siaga112',
+  connectionTimeoutMs: 5_000,
+  statementTimeoutMs: 10_000,
+  queryTimeoutMs: 15_000,
+} as const;
+
+/**
+ * A Kysely instance over a `pg` pool. Timeouts everywhere: when the database is away, callers
+ * (the record worker above all) get an error within seconds and retry, instead of hanging.
+ */
+export function createDatabase(url: string, options: DatabaseOptions): Kysely<Database> {
+  const pool = new pg.Pool({
+    connectionString: url,
+    max: options.maxConnections,
+    application_name: options.applicationName ?? DATABASE_DEFAULTS.applicationName,
+    connectionTimeoutMillis: options.connectionTimeoutMs ?? DATABASE_DEFAULTS.connectionTimeoutMs,
+    statement_timeout: options.statementTimeoutMs ?? DATABASE_DEFAULTS.statementTimeoutMs,
+    query_timeout: options.queryTimeoutMs ?? DATABASE_DEFAULTS.queryTimeoutMs,
+    // A transaction left open by a vanished client must not hold row locks for long.
+    idle_in_transaction_session_timeout:
+      (options.statementTimeoutMs ?? DATABASE_DEFAULTS.statementTimeoutMs) * 3,
+    idleTimeoutMillis: 30_000,
+    // Notices a silently dropped peer (no RST) on otherwise idle connections.
+    keepAlive: true,
+  });
+  // Without a listener, an error on an idle pooled connection (the database restarting, a
+  // network cut) is an uncaught 'error' event that takes the whole process down.
+  pool.on('error', (error) => options.onIdleConnectionError?.(error));
+  return new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+}

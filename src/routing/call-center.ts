@@ -1,0 +1,219 @@
+import type { AriEvent } from '../ari/ari-models.ts';
+import { type AriPort, isAriError } from '../ari/ari-port.ts';
+import type { Logger } from '../logger.ts';
+import type { Assignment, CallQueue } from '../queues/call-queue.ts';
+import type { CallRecordSink } from '../records/call-record.ts';
+import {
+  CallSession,
+  type CallSessionContext,
+  type CallSettings,
+  OFFER_CHANNEL_PREFIX,
+} from './call-session.ts';
+import { parseSnapshot } from './call-snapshot.ts';
+
+export interface CallCenterOptions {
+  ari: AriPort;
+  queue: CallQueue;
+  recorder: CallRecordSink;
+  logger: Logger;
+  settings: CallSettings;
+  now?: () => number;
+}
+
+/**
+ * Routes ARI events to the call they belong to, starts a session for each new caller, runs the
+ * dispatch loop that matches waiting calls with free call takers, and re-adopts live calls
+ * whenever the events socket (re)connects.
+ */
+export class CallCenter {
+  readonly #options: CallCenterOptions;
+  readonly #context: CallSessionContext;
+  readonly #sessionsByChannel = new Map<string, CallSession>();
+  readonly #sessions = new Map<string, CallSession>();
+  readonly #unsubscribe: Array<() => void> = [];
+  #dispatching = false;
+  #dispatchAgain = false;
+  #reconciling: Promise<void> = Promise.resolve();
+  #endedWaiters = new Set<() => void>();
+
+  constructor(options: CallCenterOptions) {
+    this.#options = options;
+    const now = options.now ?? Date.now;
+    this.#context = {
+      ari: options.ari,
+      queue: options.queue,
+      recorder: options.recorder,
+      logger: options.logger,
+      settings: options.settings,
+      now,
+      claimChannel: (channelId, session) => this.#sessionsByChannel.set(channelId, session),
+      requestDispatch: () => this.requestDispatch(),
+      deliver: (assignment) => this.#deliver(assignment),
+      ended: (session) => this.#forget(session),
+    };
+  }
+
+  /** Starts listening. Call before the ARI port starts, so no event is missed. */
+  start(): void {
+    const { ari } = this.#options;
+    this.#unsubscribe.push(
+      ari.onEvent((event) => this.#route(event)),
+      ari.onConnectionChange((state) => {
+        if (state === 'connected') this.#reconciling = this.#reconciling.then(() => this.reconcile());
+      }),
+    );
+  }
+
+  /** Live calls in this process. */
+  get activeCalls(): CallSession[] {
+    return [...this.#sessions.values()];
+  }
+
+  /** Resolves when no call is active in this process (for orderly shutdown and tests). */
+  async idle(): Promise<void> {
+    while (this.#sessions.size > 0) {
+      await new Promise<void>((resolve) => this.#endedWaiters.add(resolve));
+    }
+  }
+
+  stop(): void {
+    for (const off of this.#unsubscribe.splice(0)) off();
+  }
+
+  #route(event: AriEvent): void {
+    if (event.type === 'StasisStart') {
+      const known = this.#sessionsByChannel.get(event.channel.id);
+      if (known) {
+        known.handle(event);
+        return;
+      }
+      if (event.args[0] === 'offer' || event.channel.id.startsWith(OFFER_CHANNEL_PREFIX)) {
+        // A taker answered for a call that no longer exists here: free the phone.
+        this.#options.logger.warn({ channelId: event.channel.id }, 'hanging up an orphaned taker leg');
+        this.#hangupQuietly(event.channel.id);
+        return;
+      }
+      const session = CallSession.arrive(this.#context, event);
+      this.#sessions.set(session.callId, session);
+      return;
+    }
+    const session = this.#sessionFor(event);
+    session?.handle(event);
+  }
+
+  #sessionFor(event: AriEvent): CallSession | undefined {
+    if (event.type === 'PlaybackStarted' || event.type === 'PlaybackFinished') {
+      // Our playback ids start with the call id (a UUID, 36 characters).
+      const callId = event.playback.id.slice(0, 36);
+      return this.#sessions.get(callId);
+    }
+    if ('channel' in event && event.channel) return this.#sessionsByChannel.get(event.channel.id);
+    return undefined;
+  }
+
+  /** Matches waiting calls with free takers until one side runs out; one loop at a time. */
+  requestDispatch(): void {
+    if (this.#dispatching) {
+      this.#dispatchAgain = true;
+      return;
+    }
+    this.#dispatching = true;
+    void (async () => {
+      try {
+        do {
+          this.#dispatchAgain = false;
+          for (;;) {
+            const assignment = await this.#options.queue.dispatch();
+            if (!assignment) break;
+            this.#deliver(assignment);
+          }
+        } while (this.#dispatchAgain);
+      } catch (error) {
+        this.#options.logger.error({ err: error }, 'dispatch failed');
+      } finally {
+        this.#dispatching = false;
+      }
+    })();
+  }
+
+  #deliver(assignment: Assignment): void {
+    const session = this.#sessions.get(assignment.callId);
+    if (session) {
+      session.offer(assignment);
+      return;
+    }
+    // Not a call of this process: put it back untouched and free the taker.
+    this.#options.logger.warn(
+      { callId: assignment.callId },
+      'assignment for a call this instance does not hold',
+    );
+    void this.#options.queue
+      .requeue(assignment.callId, assignment.score, assignment.takerId, 'available')
+      .then(() => this.#options.queue.setTakerState(assignment.takerId, 'available'));
+  }
+
+  /**
+   * Brings our view in line with Asterisk's after (re)connecting: calls known in Redis are
+   * adopted and checked against the channels still in the app; channels nobody knows are
+   * callers whose StasisStart we missed, or orphaned taker legs.
+   */
+  async reconcile(): Promise<void> {
+    const { ari, queue, logger } = this.#options;
+    let live: Set<string>;
+    try {
+      live = new Set(await ari.listApplicationChannelIds());
+    } catch (error) {
+      logger.error({ err: error }, 'could not list the channels in the app; reconcile skipped');
+      return;
+    }
+    for (const text of await queue.listSnapshots()) {
+      const snapshot = parseSnapshot(text);
+      if (!snapshot) continue;
+      let session = this.#sessions.get(snapshot.callId);
+      if (!session) {
+        session = CallSession.adopt(this.#context, snapshot);
+        this.#sessions.set(session.callId, session);
+        logger.info({ callId: snapshot.callId, state: snapshot.state }, 're-adopted a live call');
+      }
+      await session.reconcile(live);
+    }
+    for (const channelId of live) {
+      if (this.#sessionsByChannel.has(channelId)) continue;
+      if (channelId.startsWith(OFFER_CHANNEL_PREFIX)) {
+        this.#hangupQuietly(channelId);
+        continue;
+      }
+      try {
+        const channel = await ari.getChannel(channelId);
+        logger.warn({ channelId }, 'adopting a caller whose arrival was missed');
+        this.#route({
+          type: 'StasisStart',
+          application: ari.app,
+          timestamp: new Date().toISOString(),
+          args: [],
+          channel,
+        });
+      } catch (error) {
+        if (!isAriError(error, 'not-found'))
+          logger.error({ err: error, channelId }, 'could not adopt channel');
+      }
+    }
+    this.requestDispatch();
+  }
+
+  #forget(session: CallSession): void {
+    this.#sessions.delete(session.callId);
+    for (const channelId of session.channelIds()) this.#sessionsByChannel.delete(channelId);
+    if (this.#sessions.size === 0) {
+      for (const resolve of this.#endedWaiters) resolve();
+      this.#endedWaiters.clear();
+    }
+  }
+
+  #hangupQuietly(channelId: string): void {
+    this.#options.ari.hangup(channelId).catch((error: unknown) => {
+      if (!isAriError(error, 'not-found'))
+        this.#options.logger.warn({ err: error, channelId }, 'hangup failed');
+    });
+  }
+}

@@ -1,0 +1,59 @@
+import type { CallEvent, CallRecord } from '../records/call-record.ts';
+import type { CallState } from './call-state.ts';
+
+/** A taker's phone being rung for this call. */
+export interface Offer {
+  takerId: string;
+  endpoint: string;
+  /** The channel id we gave the originated taker leg. */
+  channelId: string;
+  attempt: number;
+}
+
+/**
+ * Everything needed to carry on with a live call in another process: kept in Redis at every
+ * transition, so a restarted or second instance re-adopts the call instead of abandoning it.
+ */
+export interface CallSnapshot {
+  callId: string;
+  state: CallState;
+  callerChannelId: string;
+  /** Place in the queue (priority, then arrival). */
+  score: number;
+  offer: Offer | null;
+  offerAttempts: number;
+  /** The taker leg once connected. */
+  takerChannelId: string | null;
+  bridgeId: string | null;
+  greetingDone: boolean;
+  record: CallRecord;
+  /** Events not yet handed to the record writer. */
+  pendingEvents: CallEvent[];
+  nextSeq: number;
+}
+
+const DATE_FIELDS = ['arrivedAt', 'answeredAt', 'queuedAt', 'offeredAt', 'connectedAt', 'endedAt'] as const;
+
+export function serializeSnapshot(snapshot: CallSnapshot): string {
+  return JSON.stringify(snapshot);
+}
+
+/** Revives dates; returns undefined for anything that is not a snapshot we wrote. */
+export function parseSnapshot(text: string): CallSnapshot | undefined {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+  if (typeof value !== 'object' || value === null) return undefined;
+  const snapshot = value as CallSnapshot;
+  if (typeof snapshot.callId !== 'string' || typeof snapshot.callerChannelId !== 'string') return undefined;
+  const record = snapshot.record as unknown as Record<string, unknown>;
+  for (const field of DATE_FIELDS) {
+    const raw = record[field];
+    record[field] = typeof raw === 'string' ? new Date(raw) : null;
+  }
+  snapshot.pendingEvents = snapshot.pendingEvents.map((event) => ({ ...event, at: new Date(event.at) }));
+  return snapshot;
+}

@@ -1,0 +1,35 @@
+/**
+ * A 112 call's life in siaga112. Answering and the greeting are not states: they run alongside
+ * `queued`, so a clean caller is offered to a taker at once while the greeting plays.
+ */
+export type CallState = 'queued' | 'offered' | 'connected' | 'ended';
+
+const TRANSITIONS: Record<CallState, readonly CallState[]> = {
+  queued: ['offered', 'ended'],
+  offered: ['connected', 'queued', 'ended'],
+  connected: ['ended'],
+  ended: [],
+};
+
+export function canTransition(from: CallState, to: CallState): boolean {
+  return TRANSITIONS[from].includes(to);
+}
+
+export class IllegalCallTransition extends Error {
+  override readonly name = 'IllegalCallTransition';
+  readonly callId: string;
+  readonly from: CallState;
+  readonly to: CallState;
+
+  constructor(callId: string, from: CallState, to: CallState) {
+    super(`call ${callId} cannot go from ${from} to ${to}`);
+    this.callId = callId;
+    this.from = from;
+    this.to = to;
+  }
+}
+
+/** Throws on a move the table does not allow: a bug to see, not a flag to drift. */
+export function assertTransition(callId: string, from: CallState, to: CallState): void {
+  if (!canTransition(from, to)) throw new IllegalCallTransition(callId, from, to);
+}

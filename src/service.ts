@@ -1,0 +1,136 @@
+import type { FastifyInstance } from 'fastify';
+import { Redis } from 'ioredis';
+import { sql } from 'kysely';
+import { buildApp } from './api/build-app.ts';
+import { AriClientAdapter } from './ari/ari-client-adapter.ts';
+import type { Config } from './config.ts';
+import type { Logger } from './logger.ts';
+import { CallQueue } from './queues/call-queue.ts';
+import { createCallRepository } from './records/call-repository.ts';
+import { createDatabase } from './records/database.ts';
+import { migrateToLatest } from './records/migrator.ts';
+import { createRecordWriter, startRecordWorker } from './records/record-writer.ts';
+import { createTakerRepository } from './records/taker-repository.ts';
+import { CallCenter } from './routing/call-center.ts';
+
+export interface Service {
+  readonly app: FastifyInstance;
+  readonly center: CallCenter;
+  readonly ari: AriClientAdapter;
+  readonly queue: CallQueue;
+  /** Resolves once the database schema is current (the service takes calls before that). */
+  readonly databaseReady: Promise<void>;
+  /** Stops taking calls, finishes record writes, closes every connection. */
+  close(): Promise<void>;
+}
+
+const MIGRATION_RETRY_MS = 2000;
+
+/**
+ * Builds and starts siaga112: ARI, the call center, the record writer and the HTTP API (not
+ * listening). Postgres may be away at start: calls are still taken, and records wait in Redis.
+ */
+export async function startService(config: Config, logger: Logger): Promise<Service> {
+  const redis = new Redis(config.redis.url, { maxRetriesPerRequest: 2, enableAutoPipelining: true });
+  // BullMQ's blocking worker needs a connection that never gives up on a command.
+  const bullConnection = { url: config.redis.url, maxRetriesPerRequest: null };
+  const db = createDatabase(config.databaseUrl, { maxConnections: 10, applicationName: config.instanceId });
+  const calls = createCallRepository(db);
+  const takers = createTakerRepository(db);
+
+  const migrated = migrateUntilDone(db, logger);
+  const recorder = createRecordWriter({ connection: bullConnection, prefix: config.redis.keyPrefix });
+  const recordWorker = startRecordWorker({
+    connection: bullConnection,
+    prefix: config.redis.keyPrefix,
+    repository: calls,
+    logger,
+  });
+
+  const queue = new CallQueue(redis, config.redis.keyPrefix);
+  const ari = new AriClientAdapter({
+    url: config.ari.url,
+    username: config.ari.username,
+    password: config.ari.password,
+    app: config.ari.app,
+    requestTimeoutMs: config.ari.requestTimeoutMs,
+    logger: logger.child({ component: 'ari' }),
+  });
+  const center = new CallCenter({ ari, queue, recorder, logger, settings: config.calls });
+  center.start();
+  await ari.start();
+
+  const app = await buildApp({
+    logger,
+    readiness: {
+      ari: async () => ari.connected,
+      redis: async () => (await redis.ping()) === 'PONG',
+      postgres: async () => {
+        await sql`select 1`.execute(db);
+        return true;
+      },
+    },
+    takers: {
+      findTaker: (takerId) => takers.getTaker(takerId),
+      setPresence: async (takerId, state, endpoint) => {
+        const previous = await queue.setTakerState(takerId, state, { endpoint });
+        if (state === 'available') center.requestDispatch();
+        return { previous, state };
+      },
+      listPresence: () => queue.listTakers(),
+    },
+  });
+
+  let closing: Promise<void> | undefined;
+  return {
+    app,
+    center,
+    ari,
+    queue,
+    databaseReady: migrated.done,
+    close: () => {
+      closing ??= (async () => {
+        await app.close();
+        center.stop();
+        await ari.close();
+        await recorder.close();
+        await recordWorker.close();
+        await migrated.cancel();
+        redis.disconnect();
+        await db.destroy();
+      })();
+      return closing;
+    },
+  };
+}
+
+/** Runs the migrations, retrying while Postgres is away; record writes wait meanwhile. */
+function migrateUntilDone(
+  db: Parameters<typeof migrateToLatest>[0],
+  logger: Logger,
+): { done: Promise<void>; cancel(): Promise<void> } {
+  let cancelled = false;
+  let timer: NodeJS.Timeout | undefined;
+  const done = (async () => {
+    while (!cancelled) {
+      try {
+        const applied = await migrateToLatest(db);
+        if (applied.length > 0) logger.info({ applied }, 'database migrated');
+        return;
+      } catch (error) {
+        logger.error({ err: error }, 'database migration failed; retrying');
+        await new Promise<void>((resolve) => {
+          timer = setTimeout(resolve, MIGRATION_RETRY_MS);
+        });
+      }
+    }
+  })();
+  return {
+    done,
+    cancel: async () => {
+      cancelled = true;
+      clearTimeout(timer);
+      await done;
+    },
+  };
+}

@@ -1,0 +1,111 @@
+import { randomBytes } from 'node:crypto';
+import { expect } from 'vitest';
+import { loadConfig } from '../../src/config.ts';
+import { type AsteriskEmulator, startAsteriskEmulator } from '../../src/emulator/asterisk-emulator.ts';
+import { createLogger } from '../../src/logger.ts';
+import { createCallRepository } from '../../src/records/call-repository.ts';
+import { createTakerRepository } from '../../src/records/taker-repository.ts';
+import { type Service, startService } from '../../src/service.ts';
+import { createTestDatabase, type TestDatabase } from '../support/test-database.ts';
+import { cleanupRedisPrefix, testRedisPrefix, testRedisUrl } from '../support/test-redis.ts';
+
+export const GREETING = 'sound:siaga112/greeting';
+
+export interface CallCenterUnderTest {
+  emulator: AsteriskEmulator;
+  database: TestDatabase;
+  redisPrefix: string;
+  env: Record<string, string>;
+  service: Service;
+  calls: ReturnType<typeof createCallRepository>;
+  /** Starts another service process-equivalent on the same Redis, Postgres and Asterisk. */
+  startAnotherService(overrides?: Record<string, string>): Promise<Service>;
+  /** Marks a seeded taker available through the REST API, as a call taker's desk would. */
+  makeAvailable(takerId: string, service?: Service): Promise<void>;
+  close(): Promise<void>;
+}
+
+/**
+ * The real service against the emulator over real sockets, real Postgres (a fresh database)
+ * and real Redis (a fresh key prefix). `takers` seeds taker1..N in Postgres.
+ */
+export async function startCallCenter(
+  options: { takers?: number; databaseUrl?: (url: string) => string; env?: Record<string, string> } = {},
+): Promise<CallCenterUnderTest> {
+  const password = randomBytes(12).toString('hex');
+  const emulator = await startAsteriskEmulator({
+    username: 'siaga112',
+    password,
+    sounds: { [GREETING]: 400 },
+  });
+  const database = await createTestDatabase();
+  const redisPrefix = testRedisPrefix('e2e');
+  await createTakerRepository(database.db).seedDemoTakers(options.takers ?? 2);
+  const env = {
+    ARI_URL: emulator.url,
+    ARI_USERNAME: 'siaga112',
+    ARI_PASSWORD: password,
+    DATABASE_URL: options.databaseUrl ? options.databaseUrl(database.url) : database.url,
+    REDIS_URL: testRedisUrl(),
+    REDIS_KEY_PREFIX: redisPrefix,
+    HTTP_PORT: '0',
+    LOG_LEVEL: process.env.SIAGA_TEST_LOG_LEVEL ?? 'silent',
+    GREETING_MEDIA: GREETING,
+    RING_TIMEOUT_SECONDS: '2',
+    ...options.env,
+  };
+  const services: Service[] = [];
+  const start = async (overrides: Record<string, string> = {}) => {
+    const config = loadConfig({ ...env, ...overrides });
+    const service = await startService(config, createLogger(config.logLevel));
+    services.push(service);
+    await service.ari.waitUntilConnected(10_000);
+    return service;
+  };
+  const service = await start();
+  return {
+    emulator,
+    database,
+    redisPrefix,
+    env,
+    service,
+    calls: createCallRepository(database.db),
+    startAnotherService: start,
+    makeAvailable: async (takerId, via = service) => {
+      const reply = await via.app.inject({
+        method: 'PUT',
+        url: `/takers/${takerId}/state`,
+        payload: { state: 'available' },
+      });
+      expect(reply.statusCode, reply.body).toBe(200);
+    },
+    close: async () => {
+      for (const s of services) await s.close();
+      await emulator.stop();
+      await database.destroy();
+      await cleanupRedisPrefix(redisPrefix);
+    },
+  };
+}
+
+/** Polls until `check` passes (it throws, or returns false or undefined, until then); every wait ends. */
+export async function eventually<T>(
+  check: () => Promise<T> | T,
+  what: string,
+  timeoutMs = 10_000,
+): Promise<Exclude<T, false | undefined>> {
+  const deadline = Date.now() + timeoutMs;
+  let lastError: unknown;
+  for (;;) {
+    try {
+      const result = await check();
+      if (result !== false && result !== undefined) return result as Exclude<T, false | undefined>;
+    } catch (error) {
+      lastError = error;
+    }
+    if (Date.now() > deadline) {
+      throw new Error(`timed out waiting for ${what}${lastError ? `: ${String(lastError)}` : ''}`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+}
