@@ -1,0 +1,76 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type CallCenterUnderTest, eventually, startCallCenter } from './call-center-harness.ts';
+
+let center: CallCenterUnderTest;
+beforeAll(async () => {
+  center = await startCallCenter({ takers: 1 });
+});
+afterAll(async () => {
+  await center.close();
+});
+
+describe('the HTTP API of a running service', () => {
+  it('is healthy and ready when ARI, Redis and Postgres answer', async () => {
+    const health = await center.service.app.inject({ method: 'GET', url: '/health' });
+    expect(health.json()).toEqual({ status: 'ok' });
+    const ready = await eventually(async () => {
+      const reply = await center.service.app.inject({ method: 'GET', url: '/ready' });
+      return reply.statusCode === 200 ? reply : undefined;
+    }, '/ready to answer 200');
+    expect(ready.json()).toEqual({ ready: true, checks: { ari: true, redis: true, postgres: true } });
+  });
+
+  it('rejects a malformed state change with a 400 that names the field', async () => {
+    const reply = await center.service.app.inject({
+      method: 'PUT',
+      url: '/takers/taker1/state',
+      payload: { state: 'sleeping' },
+    });
+    expect(reply.statusCode).toBe(400);
+    expect(reply.headers['content-type']).toContain('application/problem+json');
+    expect(reply.json()).toMatchObject({ status: 400, title: 'invalid-request' });
+    expect(reply.json().detail).toMatch(/^body\.state: /);
+
+    const missing = await center.service.app.inject({
+      method: 'PUT',
+      url: '/takers/taker1/state',
+      payload: {},
+    });
+    expect(missing.statusCode).toBe(400);
+    expect(missing.json().detail).toMatch(/^body\.state: /);
+  });
+
+  it('answers 404 for an unknown taker and an unknown route, and leaves presence untouched', async () => {
+    const unknownTaker = await center.service.app.inject({
+      method: 'PUT',
+      url: '/takers/nobody/state',
+      payload: { state: 'available' },
+    });
+    expect(unknownTaker.statusCode).toBe(404);
+    expect(unknownTaker.json()).toMatchObject({ title: 'taker-not-found', detail: 'no call taker nobody' });
+
+    const unknownRoute = await center.service.app.inject({ method: 'GET', url: '/nowhere?x=1' });
+    expect(unknownRoute.statusCode).toBe(404);
+    expect(unknownRoute.json()).toMatchObject({ detail: 'no route GET /nowhere' });
+
+    const presence = await center.service.app.inject({ method: 'GET', url: '/takers/presence' });
+    expect(presence.json()).toEqual([]);
+  });
+
+  it('marks a taker available and lists the presence', async () => {
+    await center.makeAvailable('taker1');
+    const presence = await center.service.app.inject({ method: 'GET', url: '/takers/presence' });
+    expect(presence.json()).toEqual([
+      { takerId: 'taker1', state: 'available', callId: null, since: expect.any(String) },
+    ]);
+  });
+
+  it('is not ready while Asterisk is unreachable', async () => {
+    await center.emulator.stop();
+    const reply = await eventually(async () => {
+      const r = await center.service.app.inject({ method: 'GET', url: '/ready' });
+      return r.statusCode === 503 ? r : undefined;
+    }, '/ready to answer 503');
+    expect(reply.json()).toEqual({ ready: false, checks: { ari: false, redis: true, postgres: true } });
+  });
+});
