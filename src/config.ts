@@ -18,6 +18,18 @@ export interface Config {
     readonly greetingMedia: readonly string[];
     readonly mohClass: string;
     readonly ringTimeoutSeconds: number;
+    readonly wrapUpSeconds: number;
+    readonly announcement: {
+      readonly media: readonly string[];
+      readonly intervalSeconds: number;
+      readonly withPosition: boolean;
+    };
+    readonly overflow: { readonly target: string | null; readonly afterSeconds: number };
+  };
+  readonly distribution: {
+    readonly agingSeconds: number;
+    readonly skillFallbackSeconds: number;
+    readonly leaderLeaseMs: number;
   };
 }
 
@@ -86,6 +98,25 @@ const list = (name: string, fallback: string): Variable<string[]> => ({
   },
 });
 
+const flag = (name: string, fallback: boolean): Variable<boolean> => ({
+  name,
+  fallback: String(fallback),
+  expected: 'true or false',
+  parse: (raw) => ({ true: true, false: false })[raw.trim() as 'true' | 'false'],
+});
+
+/** An endpoint to dial (`PJSIP/0401123112@provincial`), or `none`. */
+const dialTarget = (name: string): Variable<string | null> => ({
+  name,
+  fallback: 'none',
+  expected: 'none, or an endpoint such as PJSIP/0401123112@provincial',
+  parse: (raw) => {
+    const value = raw.trim();
+    if (value === 'none') return null;
+    return /^[A-Za-z][A-Za-z0-9]*\/[^\s,]+$/.test(value) ? value : undefined;
+  },
+});
+
 function read<T>(env: Env, variable: Variable<T>): T {
   const raw = env[variable.name];
   const source = raw === undefined || raw === '' ? variable.fallback : raw;
@@ -122,6 +153,15 @@ export const variables = {
   greetingMedia: list('GREETING_MEDIA', 'sound:siaga112/greeting'),
   mohClass: text('MOH_CLASS', 'default'),
   ringTimeoutSeconds: integer('RING_TIMEOUT_SECONDS', 15, 1, 120),
+  wrapUpSeconds: integer('WRAP_UP_SECONDS', 10, 0, 600),
+  agingSeconds: integer('QUEUE_AGING_SECONDS', 60, 0, 3600),
+  skillFallbackSeconds: integer('SKILL_FALLBACK_SECONDS', 20, 0, 600),
+  announceMedia: list('ANNOUNCE_MEDIA', 'sound:siaga112/please-hold'),
+  announceIntervalSeconds: integer('ANNOUNCE_INTERVAL_SECONDS', 30, 0, 600),
+  announcePosition: flag('ANNOUNCE_POSITION', false),
+  overflowTarget: dialTarget('OVERFLOW_TARGET'),
+  overflowAfterSeconds: integer('OVERFLOW_AFTER_SECONDS', 120, 5, 3600),
+  leaderLeaseMs: integer('LEADER_LEASE_MS', 3000, 500, 60000),
 } as const;
 
 /** Parses the environment once; throws a ConfigError naming the first bad variable. */
@@ -144,6 +184,18 @@ export function loadConfig(env: Env = process.env): Config {
       greetingMedia: read(env, v.greetingMedia),
       mohClass: read(env, v.mohClass),
       ringTimeoutSeconds: read(env, v.ringTimeoutSeconds),
+      wrapUpSeconds: read(env, v.wrapUpSeconds),
+      announcement: {
+        media: read(env, v.announceMedia),
+        intervalSeconds: read(env, v.announceIntervalSeconds),
+        withPosition: read(env, v.announcePosition),
+      },
+      overflow: { target: read(env, v.overflowTarget), afterSeconds: read(env, v.overflowAfterSeconds) },
+    },
+    distribution: {
+      agingSeconds: read(env, v.agingSeconds),
+      skillFallbackSeconds: read(env, v.skillFallbackSeconds),
+      leaderLeaseMs: read(env, v.leaderLeaseMs),
     },
   };
   return deepFreeze(config);

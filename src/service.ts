@@ -6,10 +6,12 @@ import { AriClientAdapter } from './ari/ari-client-adapter.ts';
 import type { Config } from './config.ts';
 import type { Logger } from './logger.ts';
 import { CallQueue } from './queues/call-queue.ts';
+import { LeaderLease } from './queues/leader-lease.ts';
+import { SupervisorNotices } from './queues/supervisor-notices.ts';
 import { createCallRepository } from './records/call-repository.ts';
 import { createDatabase } from './records/database.ts';
 import { migrateToLatest } from './records/migrator.ts';
-import { createRecordWriter, startRecordWorker } from './records/record-writer.ts';
+import { createRecordWriter, type RecordWriter, startRecordWorker } from './records/record-writer.ts';
 import { createTakerRepository } from './records/taker-repository.ts';
 import { CallCenter } from './routing/call-center.ts';
 
@@ -18,6 +20,9 @@ export interface Service {
   readonly center: CallCenter;
   readonly ari: AriClientAdapter;
   readonly queue: CallQueue;
+  readonly lease: LeaderLease;
+  /** Record updates not yet committed to Postgres. */
+  recordBacklog(): ReturnType<RecordWriter['backlog']>;
   /** Resolves once the database schema is current (the service takes calls before that). */
   readonly databaseReady: Promise<void>;
   /** Stops taking calls, finishes record writes, closes every connection. */
@@ -47,7 +52,22 @@ export async function startService(config: Config, logger: Logger): Promise<Serv
     logger,
   });
 
-  const queue = new CallQueue(redis, config.redis.keyPrefix);
+  const queue = new CallQueue(redis, {
+    prefix: config.redis.keyPrefix,
+    leaderId: config.instanceId,
+    policy: {
+      agingMs: config.distribution.agingSeconds * 1000,
+      skillFallbackMs: config.distribution.skillFallbackSeconds * 1000,
+    },
+  });
+  const notices = new SupervisorNotices(redis, config.redis.keyPrefix);
+  const lease = new LeaderLease({
+    redis,
+    prefix: config.redis.keyPrefix,
+    instanceId: config.instanceId,
+    ttlMs: config.distribution.leaderLeaseMs,
+    logger: logger.child({ component: 'lease' }),
+  });
   const ari = new AriClientAdapter({
     url: config.ari.url,
     username: config.ari.username,
@@ -56,9 +76,32 @@ export async function startService(config: Config, logger: Logger): Promise<Serv
     requestTimeoutMs: config.ari.requestTimeoutMs,
     logger: logger.child({ component: 'ari' }),
   });
-  const center = new CallCenter({ ari, queue, recorder, logger, settings: config.calls });
+  const center = new CallCenter({
+    ari,
+    queue,
+    recorder,
+    logger,
+    settings: config.calls,
+    notify: (notice) => {
+      notices
+        .publish(notice)
+        .catch((error: unknown) => logger.warn({ err: error }, 'could not publish a notice'));
+    },
+  });
   center.start();
-  await ari.start();
+  // Only the lease holder listens to Asterisk; the others stand by and serve the API.
+  let leadership: Promise<void> = Promise.resolve();
+  lease.onChange((leading) => {
+    leadership = leadership.then(async () => {
+      if (leading) {
+        await ari.start();
+      } else {
+        await ari.pause();
+        center.relinquish();
+      }
+    });
+  });
+  await lease.start();
 
   const app = await buildApp({
     logger,
@@ -72,10 +115,15 @@ export async function startService(config: Config, logger: Logger): Promise<Serv
     },
     takers: {
       findTaker: (takerId) => takers.getTaker(takerId),
-      setPresence: async (takerId, state, endpoint) => {
-        const previous = await queue.setTakerState(takerId, state, { endpoint });
-        if (state === 'available') center.requestDispatch();
-        return { previous, state };
+      setPresence: async (taker, state, reason) => {
+        const result = await queue.setTakerState(taker.id, state, {
+          endpoint: taker.endpoint,
+          skills: taker.skills,
+          reason: reason ?? '',
+          guard: true,
+        });
+        if (result.state === 'available') center.requestDispatch();
+        return result;
       },
       listPresence: () => queue.listTakers(),
     },
@@ -87,11 +135,15 @@ export async function startService(config: Config, logger: Logger): Promise<Serv
     center,
     ari,
     queue,
+    lease,
+    recordBacklog: () => recorder.backlog(),
     databaseReady: migrated.done,
     close: () => {
       closing ??= (async () => {
         await app.close();
         center.stop();
+        await lease.stop();
+        await leadership;
         await ari.close();
         await recorder.close();
         await recordWorker.close();

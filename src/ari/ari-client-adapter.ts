@@ -73,9 +73,25 @@ export class AriClientAdapter implements AriPort {
     return () => this.#connectionListeners.delete(listener);
   }
 
-  /** Starts the connect/reconnect loop and resolves at once; `connected` tells when it is up. */
+  /** Starts (or resumes) the connect/reconnect loop and resolves at once; `connected` tells when it is up. */
   async start(): Promise<void> {
-    this.#loop ??= this.#run();
+    if (this.#closed || this.#loop) return;
+    this.#stop = new AbortController();
+    this.#loop = this.#run(this.#stop.signal);
+  }
+
+  /**
+   * Closes the events socket and stops reconnecting, keeping REST usable; start() resumes. A
+   * standby instance holds no socket: Asterisk gives an application's events to one socket only.
+   */
+  async pause(): Promise<void> {
+    const loop = this.#loop;
+    if (!loop) return;
+    this.#stop.abort();
+    this.#socket?.terminate();
+    await loop;
+    this.#loop = undefined;
+    this.#setConnected(false);
   }
 
   /** Resolves once connected, or rejects after `timeoutMs`. */
@@ -97,16 +113,13 @@ export class AriClientAdapter implements AriPort {
 
   async close(): Promise<void> {
     this.#closed = true;
-    this.#stop.abort();
-    this.#socket?.terminate();
-    await this.#loop;
-    this.#setConnected(false);
+    await this.pause();
   }
 
-  async #run(): Promise<void> {
+  async #run(stop: AbortSignal): Promise<void> {
     const { min, max } = this.#options.reconnectDelayMs;
     let failures = 0;
-    while (!this.#closed) {
+    while (!stop.aborted) {
       try {
         this.#client = await withTimeout(
           ari.connect(this.#options.url, this.#options.username, this.#options.password),
@@ -115,16 +128,20 @@ export class AriClientAdapter implements AriPort {
         );
         this.#checkOperations(this.#client);
         const socket = await this.#openSocket();
+        if (stop.aborted) {
+          socket.terminate();
+          break;
+        }
         failures = 0;
         this.#setConnected(true);
         await this.#untilClosed(socket);
       } catch (error) {
-        if (!this.#closed) this.#options.logger.warn({ err: error }, 'ARI connection attempt failed');
+        if (!stop.aborted) this.#options.logger.warn({ err: error }, 'ARI connection attempt failed');
       }
       this.#setConnected(false);
-      if (this.#closed) break;
+      if (stop.aborted) break;
       const delay = Math.min(max, min * 2 ** failures++) * (0.5 + Math.random() / 2);
-      await sleep(delay, this.#stop.signal);
+      await sleep(delay, stop);
     }
   }
 
@@ -180,7 +197,7 @@ export class AriClientAdapter implements AriPort {
       socket.once('close', (code) => {
         clearInterval(keepAlive);
         if (this.#socket === socket) this.#socket = undefined;
-        if (!this.#closed) this.#options.logger.warn({ code }, 'ARI events socket closed');
+        if (!this.#stop.signal.aborted) this.#options.logger.warn({ code }, 'ARI events socket closed');
         resolve();
       });
     });

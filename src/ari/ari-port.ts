@@ -78,7 +78,9 @@ export interface AriPort {
   listApplicationChannelIds(): Promise<string[]>;
   listBridges(): Promise<AriBridge[]>;
 
-  /** Opens the events WebSocket and keeps it open (reconnecting) until close(). */
+  /** Opens the events WebSocket and keeps it open (reconnecting) until pause() or close(). */
   start(): Promise<void>;
+  /** Closes the events WebSocket (this instance stops owning the app); REST stays usable. */
+  pause(): Promise<void>;
   close(): Promise<void>;
 }

@@ -1,102 +1,243 @@
 import type { Redis } from 'ioredis';
-import { DISPATCH, ENQUEUE, REQUEUE, SET_TAKER_STATE, WITHDRAW } from './lua-scripts.ts';
+import {
+  CONNECT,
+  DISPATCH,
+  ENQUEUE,
+  RELEASE,
+  REQUEUE,
+  SET_REACHABLE,
+  SET_TAKER_STATE,
+  WITHDRAW,
+} from './lua-scripts.ts';
 import { RedisScript } from './redis-script.ts';
-import type { TakerState } from './taker-state.ts';
+import { isTakerState, type TakerState } from './taker-state.ts';
+
+/** 0 urgent, 1 normal, 2 low: strict between levels, first come first served within one. */
+export type PriorityLevel = 0 | 1 | 2;
+export const PRIORITY_LEVELS = { urgent: 0, normal: 1, low: 2 } as const satisfies Record<
+  string,
+  PriorityLevel
+>;
+export type PriorityName = keyof typeof PRIORITY_LEVELS;
+
+/** Skills a taker can have and a caller can choose in the menu. */
+export const CALL_CATEGORIES = ['medical', 'fire', 'police', 'disaster', 'general'] as const;
+export type CallCategory = (typeof CALL_CATEGORIES)[number];
+
+/** A call's place in the queue: it keeps it through failed offers. */
+export interface QueuePlace {
+  level: PriorityLevel;
+  /** Epoch ms the call joined the queue; order within a level. */
+  enqueuedAt: number;
+  /** The skill the call needs, if the caller chose one. */
+  category: CallCategory | null;
+}
 
 /** A waiting call matched with a free call taker: the taker is now `reserved` for it. */
 export interface Assignment {
   callId: string;
   takerId: string;
-  /** The call's place in the queue, kept so a failed offer puts it back where it was. */
-  score: number;
   endpoint: string;
+  place: QueuePlace;
 }
 
 export interface TakerPresence {
   takerId: string;
   state: TakerState;
+  reason: string | null;
   endpoint: string;
+  skills: string[];
   callId: string | null;
   since: number;
+  /** False when the softphone is known to be unreachable. */
+  reachable: boolean;
 }
 
-/** Queue order: strict priority (0 most urgent), then arrival. */
-export function queueScore(priority: number, enqueuedAtMs: number): number {
-  return priority * 1e13 + enqueuedAtMs;
+export interface WaitingCall {
+  callId: string;
+  level: PriorityLevel;
+  enqueuedAt: number;
+  category: CallCategory | null;
 }
+
+export interface DistributionPolicy {
+  /** A call is promoted one level per this many ms waited (0: never). */
+  agingMs: number;
+  /** A call that chose a category waits this long for a skilled taker, then takes anyone. */
+  skillFallbackMs: number;
+}
+
+export interface CallQueueOptions {
+  prefix: string;
+  policy: DistributionPolicy;
+  /** The instance id the leader lease must name for this queue to assign calls (fencing). */
+  leaderId: string;
+  now?: () => number;
+}
+
+/** How many calls per level a dispatch looks at when skills hold the head back. */
+const SCAN_PER_LEVEL = 50;
 
 const scripts = {
   enqueue: new RedisScript(ENQUEUE),
   dispatch: new RedisScript(DISPATCH),
   withdraw: new RedisScript(WITHDRAW),
   requeue: new RedisScript(REQUEUE),
+  connect: new RedisScript(CONNECT),
+  release: new RedisScript(RELEASE),
   setTakerState: new RedisScript(SET_TAKER_STATE),
+  setReachable: new RedisScript(SET_REACHABLE),
 };
 
 /**
  * Waiting calls, call takers' presence and live call snapshots in Redis. Every change that
- * pairs a call with a taker is one Lua script, so it is atomic across service instances.
+ * pairs a call with a taker or moves a taker is one Lua script (see lua-scripts.ts), so it is
+ * atomic across service instances and logged to the taker-events stream in the same step.
  */
 export class CallQueue {
   readonly #redis: Redis;
   readonly #prefix: string;
+  readonly #policy: DistributionPolicy;
+  readonly #leaderId: string;
   readonly #now: () => number;
 
-  constructor(redis: Redis, prefix: string, now: () => number = Date.now) {
+  constructor(redis: Redis, options: CallQueueOptions) {
     this.#redis = redis;
-    this.#prefix = prefix;
-    this.#now = now;
+    this.#prefix = options.prefix;
+    this.#policy = options.policy;
+    this.#leaderId = options.leaderId;
+    this.#now = options.now ?? Date.now;
   }
 
-  /** Queues a call (idempotent: a call already waiting keeps its place) and tries to assign it. */
-  async enqueue(callId: string, score: number, snapshot: string): Promise<Assignment | null> {
+  get prefix(): string {
+    return this.#prefix;
+  }
+
+  /** Queues a call (idempotent: a call already waiting keeps its place) and tries to assign. */
+  async enqueue(callId: string, place: QueuePlace, snapshot: string): Promise<Assignment | null> {
     return toAssignment(
-      await scripts.enqueue.run(this.#redis, [this.#prefix, callId, score, this.#now(), snapshot]),
+      await scripts.enqueue.run(this.#redis, [
+        this.#prefix,
+        callId,
+        place.level,
+        place.enqueuedAt,
+        place.category ?? '',
+        snapshot,
+        this.#now(),
+        ...this.#policyArgs(),
+      ]),
     );
   }
 
-  /** Pairs the head call with the longest-idle available taker, if there are both. */
+  /** Pairs the best waiting call with the best free taker, if there are both. */
   async dispatch(): Promise<Assignment | null> {
-    return toAssignment(await scripts.dispatch.run(this.#redis, [this.#prefix, this.#now()]));
+    return toAssignment(
+      await scripts.dispatch.run(this.#redis, [this.#prefix, this.#now(), ...this.#policyArgs()]),
+    );
   }
 
-  /** Removes a call that no longer waits; frees the taker reserved for it. Returns that taker. */
-  async withdraw(callId: string): Promise<string | null> {
-    const takerId = await scripts.withdraw.run(this.#redis, [this.#prefix, callId, this.#now()]);
-    return typeof takerId === 'string' ? takerId : null;
+  /**
+   * Takes a call out of the queue and frees a taker reserved for it. `wasWaiting` tells whether
+   * this call took it out (false: a dispatch got there first and a taker is being offered it).
+   */
+  async withdraw(callId: string): Promise<{ wasWaiting: boolean; takerId: string | null }> {
+    const [removed, takerId] = (await scripts.withdraw.run(this.#redis, [
+      this.#prefix,
+      callId,
+      this.#now(),
+    ])) as [number, string];
+    return { wasWaiting: removed > 0, takerId: takerId === '' ? null : takerId };
   }
 
-  /** A failed offer: the call goes back to its old place, the taker to `takerState`. */
-  async requeue(callId: string, score: number, takerId: string, takerState: TakerState): Promise<void> {
-    await scripts.requeue.run(this.#redis, [this.#prefix, callId, score, takerId, takerState, this.#now()]);
+  /** A failed offer: the call goes back to its own place, the taker to `takerState`. */
+  async requeue(
+    callId: string,
+    place: QueuePlace,
+    taker: { takerId: string; state: TakerState; reason: string } | null,
+  ): Promise<void> {
+    await scripts.requeue.run(this.#redis, [
+      this.#prefix,
+      callId,
+      place.level,
+      place.enqueuedAt,
+      place.category ?? '',
+      taker?.takerId ?? '',
+      taker?.state ?? '',
+      taker?.reason ?? '',
+      this.#now(),
+    ]);
   }
 
-  /** Moves a taker; returns the previous state (null for a taker Redis did not know). */
+  /** The taker answered: on-call. False when the taker is no longer reserved for this call. */
+  async connect(takerId: string, callId: string): Promise<boolean> {
+    return (await scripts.connect.run(this.#redis, [this.#prefix, takerId, callId, this.#now()])) === 1;
+  }
+
+  /** The call ended: the taker wraps up for `wrapUpMs`, then is available again by itself. */
+  async release(takerId: string, callId: string, wrapUpMs: number): Promise<TakerState | null> {
+    const now = this.#now();
+    const state = await scripts.release.run(this.#redis, [
+      this.#prefix,
+      takerId,
+      callId,
+      now,
+      now + wrapUpMs,
+    ]);
+    return typeof state === 'string' && isTakerState(state) ? state : null;
+  }
+
+  /**
+   * Moves a taker from the desk. With `guard`, a taker being offered a call or on one is not
+   * moved and the result says `busy`.
+   */
   async setTakerState(
     takerId: string,
     state: TakerState,
-    options: { endpoint?: string; callId?: string } = {},
-  ): Promise<TakerState | null> {
-    const previous = await scripts.setTakerState.run(this.#redis, [
+    options: { reason?: string; endpoint?: string; skills?: readonly string[]; guard?: boolean } = {},
+  ): Promise<{ busy: boolean; previous: TakerState | null; state: TakerState }> {
+    const [first, second] = (await scripts.setTakerState.run(this.#redis, [
       this.#prefix,
       takerId,
       state,
+      options.reason ?? '',
       this.#now(),
       options.endpoint ?? '',
-      options.callId ?? '',
+      options.skills ? `,${options.skills.join(',')},` : '',
+      options.guard ? '1' : '0',
+    ])) as [string, string];
+    if (first === 'busy') return { busy: true, previous: asState(second), state: asState(second) ?? state };
+    return { busy: false, previous: asState(first), state: asState(second) ?? state };
+  }
+
+  /** The softphone behind `endpoint` became (un)reachable. Returns the taker it moved, if any. */
+  async setReachable(
+    endpoint: string,
+    reachable: boolean,
+  ): Promise<{ takerId: string; previous: TakerState | null; state: TakerState | null } | null> {
+    const reply = await scripts.setReachable.run(this.#redis, [
+      this.#prefix,
+      endpoint,
+      reachable ? '1' : '0',
+      this.#now(),
     ]);
-    return typeof previous === 'string' ? (previous as TakerState) : null;
+    if (!Array.isArray(reply)) return null;
+    const [takerId, previous, state] = reply as [string, string, string];
+    return { takerId, previous: asState(previous), state: asState(state) };
   }
 
   async getTaker(takerId: string): Promise<TakerPresence | null> {
     const fields = await this.#redis.hgetall(`${this.#prefix}:taker:${takerId}`);
-    if (!fields.state) return null;
+    const state = fields.state;
+    if (!state || !isTakerState(state)) return null;
     return {
       takerId,
-      state: fields.state as TakerState,
+      state,
+      reason: fields.reason ? fields.reason : null,
       endpoint: fields.endpoint ?? '',
+      skills: (fields.skills ?? '').split(',').filter(Boolean),
       callId: fields.callId ? fields.callId : null,
       since: Number(fields.since ?? 0),
+      reachable: fields.reachable !== '0',
     };
   }
 
@@ -106,12 +247,52 @@ export class CallQueue {
     return takers.filter((t): t is TakerPresence => t !== null);
   }
 
-  /** Waiting calls, head first. */
-  async waiting(): Promise<Array<{ callId: string; score: number }>> {
-    const flat = await this.#redis.zrange(`${this.#prefix}:waiting`, '0', '-1', 'WITHSCORES');
-    const calls: Array<{ callId: string; score: number }> = [];
-    for (let i = 0; i < flat.length; i += 2) calls.push({ callId: flat[i]!, score: Number(flat[i + 1]) });
+  /** How many takers are logged in (any state but offline). */
+  async loggedInCount(): Promise<number> {
+    return this.#redis.scard(`${this.#prefix}:takers:logged-in`);
+  }
+
+  /** Waiting calls in queue order before ageing: level, then arrival. */
+  async waiting(): Promise<WaitingCall[]> {
+    const pipeline = this.#redis.pipeline();
+    for (const level of [0, 1, 2] as const) {
+      pipeline.zrange(`${this.#prefix}:waiting:${level}`, '0', '-1', 'WITHSCORES');
+    }
+    pipeline.hgetall(`${this.#prefix}:waiting:category`);
+    const replies = (await pipeline.exec()) ?? [];
+    const categories = (replies[3]?.[1] ?? {}) as Record<string, string>;
+    const calls: WaitingCall[] = [];
+    for (const level of [0, 1, 2] as const) {
+      const flat = (replies[level]?.[1] ?? []) as string[];
+      for (let i = 0; i < flat.length; i += 2) {
+        const callId = flat[i]!;
+        const category = categories[callId];
+        calls.push({
+          callId,
+          level,
+          enqueuedAt: Number(flat[i + 1]),
+          category: category ? (category as CallCategory) : null,
+        });
+      }
+    }
     return calls;
+  }
+
+  /** 1-based place of a waiting call, counting more urgent levels first (null: not waiting). */
+  async positionOf(callId: string): Promise<number | null> {
+    const pipeline = this.#redis.pipeline();
+    for (const level of [0, 1, 2]) {
+      pipeline.zrank(`${this.#prefix}:waiting:${level}`, callId);
+      pipeline.zcard(`${this.#prefix}:waiting:${level}`);
+    }
+    const replies = ((await pipeline.exec()) ?? []).map(([, value]) => value as number | null);
+    let ahead = 0;
+    for (let level = 0; level < 3; level++) {
+      const rank = replies[level * 2];
+      if (rank !== null && rank !== undefined) return ahead + rank + 1;
+      ahead += replies[level * 2 + 1] ?? 0;
+    }
+    return null;
   }
 
   /** Keeps a live call's snapshot so any instance can re-adopt the call after a restart. */
@@ -132,18 +313,36 @@ export class CallQueue {
 
   /** The call ended and its record is durably queued: nothing to re-adopt any more. */
   async forget(callId: string): Promise<void> {
-    await this.#redis
+    const multi = this.#redis
       .multi()
       .del(`${this.#prefix}:call:${callId}`)
       .srem(`${this.#prefix}:calls`, callId)
-      .zrem(`${this.#prefix}:waiting`, callId)
       .hdel(`${this.#prefix}:offers`, callId)
-      .exec();
+      .hdel(`${this.#prefix}:waiting:category`, callId);
+    for (const level of [0, 1, 2]) multi.zrem(`${this.#prefix}:waiting:${level}`, callId);
+    await multi.exec();
   }
+
+  #policyArgs(): Array<string | number> {
+    return [this.#leaderId, this.#policy.agingMs, this.#policy.skillFallbackMs, SCAN_PER_LEVEL];
+  }
+}
+
+function asState(value: string | undefined): TakerState | null {
+  return value && isTakerState(value) ? value : null;
 }
 
 function toAssignment(reply: unknown): Assignment | null {
   if (!Array.isArray(reply)) return null;
-  const [callId, takerId, score, endpoint] = reply as [string, string, string, string];
-  return { callId, takerId, score: Number(score), endpoint };
+  const [callId, takerId, enqueuedAt, endpoint, level, category] = reply as string[];
+  return {
+    callId: callId!,
+    takerId: takerId!,
+    endpoint: endpoint ?? '',
+    place: {
+      level: Number(level) as PriorityLevel,
+      enqueuedAt: Number(enqueuedAt),
+      category: category ? (category as CallCategory) : null,
+    },
+  };
 }

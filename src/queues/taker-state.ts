@@ -1,32 +1,33 @@
 /**
  * A call taker's state. Only `available` takers are offered calls; `reserved` means a call is
- * ringing on their phone. (Wrap-up and breaks arrive with the distribution issue.)
+ * ringing on their phone; `wrap-up` is the time after a call to finish its paperwork, ending by
+ * itself; `break` carries a reason (`missed` after ring-no-answer, `unreachable` when the
+ * softphone vanished, or what the taker gave).
  */
-export type TakerState = 'offline' | 'available' | 'reserved' | 'on-call';
+export type TakerState = 'offline' | 'available' | 'reserved' | 'on-call' | 'wrap-up' | 'break';
 
 const TRANSITIONS: Record<TakerState, readonly TakerState[]> = {
-  offline: ['available'],
-  available: ['reserved', 'offline'],
-  reserved: ['on-call', 'available', 'offline'],
-  'on-call': ['available', 'offline'],
+  offline: ['available', 'break'],
+  available: ['reserved', 'break', 'offline'],
+  reserved: ['on-call', 'available', 'break', 'offline'],
+  'on-call': ['wrap-up', 'available', 'offline'],
+  'wrap-up': ['available', 'break', 'offline'],
+  break: ['available', 'offline'],
 };
 
 export const TAKER_STATES = Object.keys(TRANSITIONS) as TakerState[];
+
+/** States a taker (or a supervisor for them) may ask for from the desk. */
+export const DESK_STATES = ['available', 'break', 'offline'] as const;
+export type DeskState = (typeof DESK_STATES)[number];
+
+/** Why a taker is on break when siaga112, not the taker, put them there. */
+export type SystemBreakReason = 'missed' | 'unreachable';
 
 export function canTransition(from: TakerState, to: TakerState): boolean {
   return from === to || TRANSITIONS[from].includes(to);
 }
 
-export class IllegalTakerTransition extends Error {
-  override readonly name = 'IllegalTakerTransition';
-  readonly takerId: string;
-  readonly from: TakerState;
-  readonly to: TakerState;
-
-  constructor(takerId: string, from: TakerState, to: TakerState) {
-    super(`call taker ${takerId} cannot go from ${from} to ${to}`);
-    this.takerId = takerId;
-    this.from = from;
-    this.to = to;
-  }
+export function isTakerState(value: string): value is TakerState {
+  return (TAKER_STATES as string[]).includes(value);
 }

@@ -1,9 +1,11 @@
-import type { AriEvent } from '../ari/ari-models.ts';
+import type { AriEvent, StasisStartEvent } from '../ari/ari-models.ts';
 import { type AriPort, isAriError } from '../ari/ari-port.ts';
 import type { Logger } from '../logger.ts';
 import type { Assignment, CallQueue } from '../queues/call-queue.ts';
+import type { SupervisorNotice } from '../queues/supervisor-notices.ts';
 import type { CallRecordSink } from '../records/call-record.ts';
 import {
+  type CallClassification,
   CallSession,
   type CallSessionContext,
   type CallSettings,
@@ -17,8 +19,15 @@ export interface CallCenterOptions {
   recorder: CallRecordSink;
   logger: Logger;
   settings: CallSettings;
+  /** Places a new call in the queue (screening and the menu); default: normal, no skill. */
+  classify?: (event: StasisStartEvent) => CallClassification;
+  /** Where supervisor notices go (logged here as well). */
+  notify?: (notice: SupervisorNotice) => void;
   now?: () => number;
 }
+
+/** How often waiting calls are checked for ageing, skill fallback and overflow. */
+const TICK_MS = 1000;
 
 /**
  * Routes ARI events to the call they belong to, starts a session for each new caller, runs the
@@ -35,6 +44,7 @@ export class CallCenter {
   #dispatchAgain = false;
   #reconciling: Promise<void> = Promise.resolve();
   #endedWaiters = new Set<() => void>();
+  #tick: NodeJS.Timeout | undefined;
 
   constructor(options: CallCenterOptions) {
     this.#options = options;
@@ -48,8 +58,10 @@ export class CallCenter {
       now,
       claimChannel: (channelId, session) => this.#sessionsByChannel.set(channelId, session),
       requestDispatch: () => this.requestDispatch(),
+      requestDispatchAt: (at) => this.#dispatchAt(at),
       deliver: (assignment) => this.#deliver(assignment),
       ended: (session) => this.#forget(session),
+      notify: (notice) => this.#notify(notice),
     };
   }
 
@@ -62,6 +74,35 @@ export class CallCenter {
         if (state === 'connected') this.#reconciling = this.#reconciling.then(() => this.reconcile());
       }),
     );
+    // Ageing, the skill fallback, wrap-ups and overflow are bounds in time: look again each tick.
+    this.#tick = setInterval(() => void this.#onTick(), TICK_MS);
+    this.#tick.unref();
+  }
+
+  async #onTick(): Promise<void> {
+    if (!this.#options.ari.connected) return;
+    this.requestDispatch();
+    if (!this.#options.settings.overflow.target || this.#sessions.size === 0) return;
+    try {
+      const loggedIn = await this.#options.queue.loggedInCount();
+      for (const session of this.#sessions.values()) await session.checkOverflow(loggedIn);
+    } catch (error) {
+      this.#options.logger.error({ err: error }, 'overflow check failed');
+    }
+  }
+
+  #dispatchAt(at: number): void {
+    const timer = setTimeout(
+      () => this.requestDispatch(),
+      Math.max(0, at - (this.#options.now ?? Date.now)()),
+    );
+    timer.unref();
+  }
+
+  #notify(notice: Omit<SupervisorNotice, 'at'>): void {
+    const full = { ...notice, at: (this.#options.now ?? Date.now)() };
+    this.#options.logger.warn({ notice: full }, `supervisor notice: ${notice.kind}`);
+    this.#options.notify?.(full);
   }
 
   /** Live calls in this process. */
@@ -77,7 +118,20 @@ export class CallCenter {
   }
 
   stop(): void {
+    clearInterval(this.#tick);
     for (const off of this.#unsubscribe.splice(0)) off();
+  }
+
+  /**
+   * This instance no longer owns call control (another holds the lease): drop the sessions
+   * without touching the calls, which the new owner re-adopts from Redis.
+   */
+  relinquish(): void {
+    for (const session of this.#sessions.values()) session.detach();
+    this.#sessions.clear();
+    this.#sessionsByChannel.clear();
+    for (const resolve of this.#endedWaiters) resolve();
+    this.#endedWaiters.clear();
   }
 
   #route(event: AriEvent): void {
@@ -87,13 +141,17 @@ export class CallCenter {
         known.handle(event);
         return;
       }
-      if (event.args[0] === 'offer' || event.channel.id.startsWith(OFFER_CHANNEL_PREFIX)) {
+      if (
+        event.args[0] === 'offer' ||
+        event.args[0] === 'overflow' ||
+        event.channel.id.startsWith(OFFER_CHANNEL_PREFIX)
+      ) {
         // A taker answered for a call that no longer exists here: free the phone.
         this.#options.logger.warn({ channelId: event.channel.id }, 'hanging up an orphaned taker leg');
         this.#hangupQuietly(event.channel.id);
         return;
       }
-      const session = CallSession.arrive(this.#context, event);
+      const session = CallSession.arrive(this.#context, event, this.#options.classify?.(event));
       this.#sessions.set(session.callId, session);
       return;
     }
@@ -147,9 +205,11 @@ export class CallCenter {
       { callId: assignment.callId },
       'assignment for a call this instance does not hold',
     );
-    void this.#options.queue
-      .requeue(assignment.callId, assignment.score, assignment.takerId, 'available')
-      .then(() => this.#options.queue.setTakerState(assignment.takerId, 'available'));
+    void this.#options.queue.requeue(assignment.callId, assignment.place, {
+      takerId: assignment.takerId,
+      state: 'available',
+      reason: 'not-held-here',
+    });
   }
 
   /**

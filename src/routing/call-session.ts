@@ -2,17 +2,30 @@ import { randomUUID } from 'node:crypto';
 import type { AriChannel, AriEvent, StasisStartEvent } from '../ari/ari-models.ts';
 import { type AriPort, isAriError } from '../ari/ari-port.ts';
 import type { Logger } from '../logger.ts';
-import type { Assignment, CallQueue } from '../queues/call-queue.ts';
-import { queueScore } from '../queues/call-queue.ts';
+import type { Assignment, CallCategory, CallQueue, PriorityLevel } from '../queues/call-queue.ts';
+import type { SupervisorNotice } from '../queues/supervisor-notices.ts';
 import type { CallRecordSink, Disposition } from '../records/call-record.ts';
 import { type CallSnapshot, type Offer, serializeSnapshot } from './call-snapshot.ts';
 import { assertTransition, type CallState } from './call-state.ts';
 import { normalizeCallerId } from './caller-id.ts';
+import { type OfferFailure, offerFailureFromCause } from './offer-outcome.ts';
 
 export interface CallSettings {
   greetingMedia: readonly string[];
   mohClass: string;
   ringTimeoutSeconds: number;
+  /** After a call the taker wraps up this long, then is available again (0: at once). */
+  wrapUpSeconds: number;
+  /** Played to a waiting caller every `intervalSeconds` (0: never), with the queue position if asked. */
+  announcement: { media: readonly string[]; intervalSeconds: number; withPosition: boolean };
+  /** Where a call goes when no taker is logged in or it waited `afterSeconds` (target null: nowhere). */
+  overflow: { target: string | null; afterSeconds: number };
+}
+
+/** How screening and the menu place a call in the queue (default: normal, no skill needed). */
+export interface CallClassification {
+  level: PriorityLevel;
+  category: CallCategory | null;
 }
 
 /** What a session needs from the world; the call center provides it. */
@@ -27,13 +40,19 @@ export interface CallSessionContext {
   claimChannel(channelId: string, session: CallSession): void;
   /** A taker became free or a call came back: match waiting calls with free takers. */
   requestDispatch(): void;
+  /** Dispatch again at this epoch ms (a wrap-up ends then). */
+  requestDispatchAt(at: number): void;
   /** The assignment the queue made was for another call: hand it to that call's session. */
   deliver(assignment: Assignment): void;
   /** The session has ended and its record is queued. */
   ended(session: CallSession): void;
+  /** Tells supervisors something they must act on. */
+  notify(notice: Omit<SupervisorNotice, 'at'>): void;
 }
 
-const NORMAL_PRIORITY = 1;
+const NORMAL: CallClassification = { level: 1, category: null };
+/** After a failed overflow, the call stays with our takers at least this long before another try. */
+const OVERFLOW_RETRY_MS = 60_000;
 /** How long past Asterisk's own ring timeout we wait for its verdict before ending the offer. */
 const RING_GUARD_MS = 5000;
 const FLUSH_RETRY_MS = 1000;
@@ -53,6 +72,7 @@ export class CallSession {
   readonly #lifetime = new AbortController();
   #answered: Promise<boolean> = Promise.resolve(true);
   #flushScheduled = false;
+  #announcementTimer: NodeJS.Timeout | undefined;
   #flushing: Promise<void> = Promise.resolve();
 
   private constructor(ctx: CallSessionContext, snapshot: CallSnapshot) {
@@ -80,7 +100,11 @@ export class CallSession {
   }
 
   /** A caller entered the app: answer, greet and queue at once, all in parallel. */
-  static arrive(ctx: CallSessionContext, event: StasisStartEvent): CallSession {
+  static arrive(
+    ctx: CallSessionContext,
+    event: StasisStartEvent,
+    classification: CallClassification = NORMAL,
+  ): CallSession {
     const now = ctx.now();
     const channel = event.channel;
     const identity = normalizeCallerId(channel.caller.number);
@@ -89,12 +113,15 @@ export class CallSession {
       callId,
       state: 'queued',
       callerChannelId: channel.id,
-      score: queueScore(NORMAL_PRIORITY, now),
+      place: { level: classification.level, enqueuedAt: now, category: classification.category },
       offer: null,
       offerAttempts: 0,
       takerChannelId: null,
       bridgeId: null,
       greetingDone: false,
+      announcements: 0,
+      overflowRetryAt: 0,
+      overflowTarget: null,
       nextSeq: 1,
       pendingEvents: [],
       record: {
@@ -105,7 +132,7 @@ export class CallSession {
         callerIdRaw: identity.raw,
         callerNumber: identity.number,
         callerIdKind: identity.kind,
-        priority: NORMAL_PRIORITY,
+        priority: classification.level,
         arrivedAt: new Date(now),
         answeredAt: null,
         queuedAt: new Date(now),
@@ -126,7 +153,7 @@ export class CallSession {
       callerIdKind: identity.kind,
       trunk: session.#snapshot.record.trunk,
     });
-    session.#log('queued', { priority: NORMAL_PRIORITY });
+    session.#log('queued', { priority: classification.level, category: classification.category });
     session.#answered = session.#answerAndGreet();
     void session.#enqueue();
     return session;
@@ -142,6 +169,12 @@ export class CallSession {
     return session;
   }
 
+  /** Stops every timer of this call without touching it: another instance carries on. */
+  detach(): void {
+    this.#lifetime.abort();
+    clearTimeout(this.#announcementTimer);
+  }
+
   /** Events for the channels and playbacks of this call. */
   handle(event: AriEvent): void {
     switch (event.type) {
@@ -153,14 +186,18 @@ export class CallSession {
         this.#channelLeft(event.channel.id, event.type === 'ChannelHangupRequest' ? event.cause : undefined);
         return;
       case 'ChannelDestroyed':
-        if (event.channel.id === this.#snapshot.offer?.channelId && this.state === 'offered') {
-          void this.#offerFailed('offline', { cause: event.cause, causeText: event.cause_txt });
+        if (event.channel.id === this.#snapshot.offer?.channelId && this.#ringing()) {
+          void this.#offerFailed(offerFailureFromCause(event.cause), {
+            cause: event.cause,
+            causeText: event.cause_txt,
+          });
         } else {
           this.#channelLeft(event.channel.id, event.cause);
         }
         return;
       case 'PlaybackFinished':
         if (event.playback.id === this.#greetingId) void this.#greetingFinished(event.playback.state);
+        else if (event.playback.id === this.#announcementId) void this.#announcementFinished();
         return;
       default:
         return;
@@ -174,32 +211,57 @@ export class CallSession {
       void this.#ctx.queue.withdraw(this.callId).then(() => this.#ctx.requestDispatch());
       return;
     }
-    const attempt = this.#snapshot.offerAttempts + 1;
-    const offer: Offer = {
-      takerId: assignment.takerId,
-      endpoint: assignment.endpoint,
-      channelId: offerChannelId(this.callId, attempt),
-      attempt,
-    };
     this.#transition('offered');
+    this.#ring(assignment.takerId, assignment.endpoint);
+  }
+
+  /**
+   * Called about once a second by the call center: a waiting call overflows when no taker is
+   * logged in, or when it has waited past the bound.
+   */
+  async checkOverflow(loggedInTakers: number): Promise<void> {
+    const { target, afterSeconds } = this.#ctx.settings.overflow;
+    const now = this.#ctx.now();
+    if (!target || this.state !== 'queued' || now < this.#snapshot.overflowRetryAt) return;
+    const waitedMs = now - this.#snapshot.place.enqueuedAt;
+    const reason =
+      loggedInTakers === 0 ? 'no-takers' : waitedMs >= afterSeconds * 1000 ? 'waited-too-long' : null;
+    if (!reason) return;
+    const { wasWaiting } = await this.#ctx.queue.withdraw(this.callId);
+    // A dispatch took the call first: a taker is being rung, which beats any overflow.
+    if (!wasWaiting || !this.#is('queued')) return;
+    this.#transition('overflowing');
+    this.#log('overflowing', { target, reason, waitedMs });
+    this.#ctx.notify({ kind: 'overflow', callId: this.callId, detail: { target, reason, waitedMs } });
+    this.#ring(null, target);
+  }
+
+  /** Rings a taker's phone (or the overflow target, takerId null) for this call. */
+  #ring(takerId: string | null, endpoint: string): void {
+    const attempt = this.#snapshot.offerAttempts + 1;
+    const offer: Offer = { takerId, endpoint, channelId: offerChannelId(this.callId, attempt), attempt };
     this.#snapshot.offerAttempts = attempt;
     this.#snapshot.offer = offer;
-    this.#snapshot.record.offeredAt ??= new Date(this.#ctx.now());
     this.#ctx.claimChannel(offer.channelId, this);
-    this.#log('offered', { takerId: offer.takerId, endpoint: offer.endpoint, attempt });
+    if (takerId) {
+      this.#snapshot.record.offeredAt ??= new Date(this.#ctx.now());
+      this.#log('offered', { takerId, endpoint, attempt });
+    }
     const { record } = this.#snapshot;
     this.#ctx.ari
       .originate({
-        endpoint: offer.endpoint,
+        endpoint,
         channelId: offer.channelId,
-        appArgs: ['offer', this.callId, offer.takerId],
+        appArgs: takerId ? ['offer', this.callId, takerId] : ['overflow', this.callId],
         timeoutSeconds: this.#ctx.settings.ringTimeoutSeconds,
         callerId: record.callerNumber ?? 'unknown',
       })
       .catch((error: unknown) => {
         if (this.#snapshot.offer?.channelId !== offer.channelId) return;
-        this.#ctx.logger.warn({ err: error, callId: this.callId, takerId: offer.takerId }, 'offer failed');
-        void this.#offerFailed('offline', { error: isAriError(error) ? error.code : 'unknown' });
+        this.#ctx.logger.warn({ err: error, callId: this.callId, takerId, endpoint }, 'originate failed');
+        // 500 from Asterisk: the endpoint cannot be rung at all. Anything else is our side.
+        const code = isAriError(error) ? error.code : 'unknown';
+        void this.#offerFailed(code === 'asterisk' ? 'unreachable' : 'originate-error', { error: code });
       });
     this.#guardRing(offer);
     this.#saveSnapshot();
@@ -221,7 +283,7 @@ export class CallSession {
       if (snapshot.takerChannelId && !liveChannelIds.has(snapshot.takerChannelId)) await this.#end('taker');
       return;
     }
-    if (this.state === 'offered' && snapshot.offer) {
+    if (this.#ringing() && snapshot.offer) {
       const offer = snapshot.offer;
       if (liveChannelIds.has(offer.channelId)) {
         await this.#takerAnswered(undefined);
@@ -231,12 +293,15 @@ export class CallSession {
         await this.#ctx.ari.getChannel(offer.channelId);
         this.#guardRing(offer); // still ringing: Asterisk will tell us how it ends
       } catch (error) {
-        if (isAriError(error, 'not-found')) await this.#offerFailed('offline', { reason: 'gone-while-away' });
+        if (isAriError(error, 'not-found')) await this.#offerFailed('missed', { reason: 'gone-while-away' });
       }
       return;
     }
     // queued: make sure it is still waiting in Redis, keep the caller on hold.
-    if (snapshot.greetingDone) void this.#ignoreGone(this.#ctx.ari.startMoh(snapshot.callerChannelId));
+    if (snapshot.greetingDone) {
+      void this.#ignoreGone(this.#ctx.ari.startMoh(snapshot.callerChannelId, this.#ctx.settings.mohClass));
+      this.#scheduleAnnouncement();
+    }
     await this.#enqueue();
   }
 
@@ -244,7 +309,7 @@ export class CallSession {
     try {
       const assignment = await this.#ctx.queue.enqueue(
         this.callId,
-        this.#snapshot.score,
+        this.#snapshot.place,
         serializeSnapshot(this.#snapshot),
       );
       if (!assignment) return;
@@ -288,34 +353,85 @@ export class CallSession {
     if (this.#snapshot.greetingDone) return;
     this.#snapshot.greetingDone = true;
     this.#log('greeting-finished', { playbackState });
-    if (this.state === 'queued' || this.state === 'offered') {
+    if (this.#waiting()) {
       await this.#ignoreGone(
         this.#ctx.ari.startMoh(this.#snapshot.callerChannelId, this.#ctx.settings.mohClass),
       );
+      this.#scheduleAnnouncement();
     }
+  }
+
+  get #announcementId(): string {
+    return `${this.callId}-announce-${this.#snapshot.announcements}`;
+  }
+
+  /** "Your call will be answered by the next available operator", every interval while waiting. */
+  #scheduleAnnouncement(): void {
+    const { intervalSeconds } = this.#ctx.settings.announcement;
+    if (intervalSeconds <= 0) return;
+    clearTimeout(this.#announcementTimer);
+    this.#announcementTimer = setTimeout(() => void this.#announce(), intervalSeconds * 1000);
+    this.#announcementTimer.unref();
+  }
+
+  async #announce(): Promise<void> {
+    if (!this.#waiting()) return;
+    const { media, withPosition } = this.#ctx.settings.announcement;
+    const items = [...media];
+    if (withPosition) {
+      const position = await this.#ctx.queue.positionOf(this.callId).catch(() => null);
+      if (position !== null)
+        items.push('sound:queue-thereare', `number:${position}`, 'sound:queue-callswaiting');
+    }
+    if (!this.#waiting()) return;
+    this.#snapshot.announcements += 1;
+    const channelId = this.#snapshot.callerChannelId;
+    await this.#ignoreGone(this.#ctx.ari.stopMoh(channelId));
+    try {
+      await this.#ctx.ari.play(channelId, this.#announcementId, items);
+      this.#log('announced', { count: this.#snapshot.announcements });
+    } catch (error) {
+      if (!isAriError(error, 'not-found')) await this.#announcementFinished();
+    }
+  }
+
+  async #announcementFinished(): Promise<void> {
+    if (!this.#waiting()) return;
+    await this.#ignoreGone(
+      this.#ctx.ari.startMoh(this.#snapshot.callerChannelId, this.#ctx.settings.mohClass),
+    );
+    this.#scheduleAnnouncement();
   }
 
   async #takerAnswered(channel: AriChannel | undefined): Promise<void> {
     const offer = this.#snapshot.offer;
-    if (this.state !== 'offered' || !offer) return;
+    if (!this.#ringing() || !offer) return;
     const now = this.#ctx.now();
+    const overflowed = this.state === 'overflowing';
     this.#transition('connected');
+    clearTimeout(this.#announcementTimer);
     const snapshot = this.#snapshot;
     snapshot.takerChannelId = offer.channelId;
     snapshot.offer = null;
     snapshot.bridgeId = `${this.callId}-bridge`;
-    snapshot.record.connectedAt = new Date(now);
-    snapshot.record.takerId = offer.takerId;
-    snapshot.record.waitMs = now - snapshot.record.arrivedAt.getTime();
-    this.#log('connected', { takerId: offer.takerId, channelName: channel?.name });
+    if (overflowed) {
+      snapshot.overflowTarget = offer.endpoint;
+      this.#log('overflowed', { target: offer.endpoint, channelName: channel?.name });
+    } else {
+      snapshot.record.connectedAt = new Date(now);
+      snapshot.record.takerId = offer.takerId;
+      snapshot.record.waitMs = now - snapshot.record.arrivedAt.getTime();
+      this.#log('connected', { takerId: offer.takerId, channelName: channel?.name });
+    }
     this.#saveSnapshot();
-    void this.#ctx.queue.setTakerState(offer.takerId, 'on-call', { callId: this.callId });
+    if (offer.takerId) void this.#ctx.queue.connect(offer.takerId, this.callId);
 
     const ari = this.#ctx.ari;
     const callerId = snapshot.callerChannelId;
     if (!(await this.#answered) || !this.#is('connected')) return;
     await Promise.all([
       this.#ignoreGone(ari.stopPlayback(this.#greetingId)),
+      ...(snapshot.announcements > 0 ? [this.#ignoreGone(ari.stopPlayback(this.#announcementId))] : []),
       this.#ignoreGone(ari.stopMoh(callerId)),
       this.#ignoreGone(ari.createBridge(snapshot.bridgeId, `siaga112 ${this.callId}`)),
     ]);
@@ -324,25 +440,61 @@ export class CallSession {
       await ari.addChannels(snapshot.bridgeId, [callerId, offer.channelId]);
       this.#log('bridged', { bridgeId: snapshot.bridgeId });
     } catch (error) {
-      // One leg left while we bridged: its hangup event ends the call.
-      this.#ctx.logger.warn({ err: error, callId: this.callId }, 'bridging failed');
+      // One leg left while we bridged (a normal race): its hangup event ends the call.
+      const race = isAriError(error, 'not-found') || isAriError(error, 'not-in-stasis');
+      this.#ctx.logger[race ? 'info' : 'warn']({ err: error, callId: this.callId }, 'bridging failed');
       this.#log('bridge-failed', { error: isAriError(error) ? error.code : String(error) });
     }
   }
 
-  async #offerFailed(takerState: 'offline', detail: Record<string, unknown>): Promise<void> {
+  /**
+   * The ringing phone will not answer. A taker who missed it goes on break `missed` (and a
+   * supervisor is told); an unreachable phone leaves rotation. The call goes back to its own
+   * place at the head of its level, never behind newer calls.
+   */
+  async #offerFailed(
+    failure: OfferFailure | 'originate-error',
+    detail: Record<string, unknown>,
+  ): Promise<void> {
     const offer = this.#snapshot.offer;
-    if (this.state !== 'offered' || !offer) return;
+    if (!this.#ringing() || !offer) return;
+    const overflow = this.state === 'overflowing';
     this.#transition('queued');
     this.#snapshot.offer = null;
-    this.#log('offer-failed', { takerId: offer.takerId, attempt: offer.attempt, ...detail });
+    const { takerId } = offer;
+    this.#log(overflow ? 'overflow-failed' : 'offer-failed', {
+      takerId,
+      endpoint: offer.endpoint,
+      attempt: offer.attempt,
+      failure,
+      ...detail,
+    });
+    if (overflow) {
+      this.#snapshot.overflowRetryAt = this.#ctx.now() + OVERFLOW_RETRY_MS;
+      this.#ctx.notify({
+        kind: 'overflow-failed',
+        callId: this.callId,
+        detail: { target: offer.endpoint, failure },
+      });
+    } else if (takerId && failure === 'missed') {
+      this.#ctx.notify({ kind: 'ring-no-answer', takerId, callId: this.callId, detail });
+    } else if (takerId && failure === 'unreachable') {
+      this.#ctx.notify({ kind: 'softphone-unreachable', takerId, callId: this.callId, detail });
+    }
     await this.#ignoreGone(this.#ctx.ari.hangup(offer.channelId));
+    // A failure on our side (ARI timeout) is not the taker's fault: they stay in rotation.
+    const taker = takerId
+      ? failure === 'originate-error'
+        ? { takerId, state: 'available' as const, reason: 'offer-error' }
+        : { takerId, state: 'break' as const, reason: failure }
+      : null;
     try {
-      await this.#ctx.queue.requeue(this.callId, this.#snapshot.score, offer.takerId, takerState);
+      await this.#ctx.queue.requeue(this.callId, this.#snapshot.place, taker);
       this.#saveSnapshot();
     } catch (error) {
       this.#ctx.logger.error({ err: error, callId: this.callId }, 'could not requeue the call');
     }
+    if (this.#snapshot.greetingDone) this.#scheduleAnnouncement();
     this.#ctx.requestDispatch();
   }
 
@@ -350,8 +502,8 @@ export class CallSession {
     const { callerChannelId, takerChannelId, offer } = this.#snapshot;
     if (channelId === callerChannelId) void this.#end('caller', { cause });
     else if (channelId === takerChannelId && this.state === 'connected') void this.#end('taker', { cause });
-    else if (channelId === offer?.channelId && this.state === 'offered') {
-      void this.#offerFailed('offline', { cause, reason: 'hung-up-while-ringing' });
+    else if (channelId === offer?.channelId && this.#ringing()) {
+      void this.#offerFailed(offerFailureFromCause(cause), { cause, reason: 'hung-up-while-ringing' });
     }
   }
 
@@ -363,8 +515,13 @@ export class CallSession {
     const now = this.#ctx.now();
     this.#transition('ended');
     this.#lifetime.abort();
+    clearTimeout(this.#announcementTimer);
     const record = snapshot.record;
-    const disposition: Disposition = record.connectedAt ? 'connected' : 'abandoned';
+    const disposition: Disposition = record.connectedAt
+      ? 'connected'
+      : snapshot.overflowTarget
+        ? 'overflowed'
+        : 'abandoned';
     record.endedAt = new Date(now);
     record.endedBy = endedBy;
     record.disposition = disposition;
@@ -374,7 +531,7 @@ export class CallSession {
 
     const ari = this.#ctx.ari;
     const cleanup: Array<Promise<unknown>> = [];
-    if (previous === 'queued' || previous === 'offered') {
+    if (previous === 'queued' || previous === 'offered' || previous === 'overflowing') {
       cleanup.push(this.#ctx.queue.withdraw(this.callId).then(() => this.#ctx.requestDispatch()));
       if (offer) cleanup.push(this.#ignoreGone(ari.hangup(offer.channelId)));
     }
@@ -396,11 +553,12 @@ export class CallSession {
     this.#ctx.ended(this);
   }
 
+  /** The taker wraps up, then is available again by itself (the queue promotes them when due). */
   async #releaseTaker(takerId: string): Promise<void> {
-    const presence = await this.#ctx.queue.getTaker(takerId);
-    if (presence?.callId !== this.callId) return; // the taker has moved on (e.g. logged off)
-    await this.#ctx.queue.setTakerState(takerId, 'available');
-    this.#ctx.requestDispatch();
+    const wrapUpMs = this.#ctx.settings.wrapUpSeconds * 1000;
+    const state = await this.#ctx.queue.release(takerId, this.callId, wrapUpMs);
+    if (state === 'available') this.#ctx.requestDispatch();
+    else if (state === 'wrap-up') this.#ctx.requestDispatchAt(this.#ctx.now() + wrapUpMs);
   }
 
   /** Asterisk decides ring-no-answer; this only ends the wait if its verdict never arrives. */
@@ -408,11 +566,21 @@ export class CallSession {
     const ms = this.#ctx.settings.ringTimeoutSeconds * 1000 + RING_GUARD_MS;
     const timer = setTimeout(() => {
       if (this.#snapshot.offer?.channelId === offer.channelId) {
-        void this.#offerFailed('offline', { reason: 'no-verdict-from-asterisk' });
+        void this.#offerFailed('missed', { reason: 'no-verdict-from-asterisk' });
       }
     }, ms);
     timer.unref();
     this.#lifetime.signal.addEventListener('abort', () => clearTimeout(timer), { once: true });
+  }
+
+  /** A phone is ringing for this call: a taker's, or the overflow target's. */
+  #ringing(): boolean {
+    return this.state === 'offered' || this.state === 'overflowing';
+  }
+
+  /** The caller is on hold: waiting in the queue or while a phone rings for them. */
+  #waiting(): boolean {
+    return this.state === 'queued' || this.#ringing();
   }
 
   /** Re-reads the state after an await (TypeScript would keep the narrowing from before it). */

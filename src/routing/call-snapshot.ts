@@ -1,9 +1,10 @@
+import type { QueuePlace } from '../queues/call-queue.ts';
 import type { CallEvent, CallRecord } from '../records/call-record.ts';
 import type { CallState } from './call-state.ts';
 
-/** A taker's phone being rung for this call. */
+/** A phone being rung for this call: a call taker's, or the overflow target (takerId null). */
 export interface Offer {
-  takerId: string;
+  takerId: string | null;
   endpoint: string;
   /** The channel id we gave the originated taker leg. */
   channelId: string;
@@ -18,14 +19,20 @@ export interface CallSnapshot {
   callId: string;
   state: CallState;
   callerChannelId: string;
-  /** Place in the queue (priority, then arrival). */
-  score: number;
+  /** Place in the queue (priority level, arrival, skill needed), kept through failed offers. */
+  place: QueuePlace;
   offer: Offer | null;
   offerAttempts: number;
   /** The taker leg once connected. */
   takerChannelId: string | null;
   bridgeId: string | null;
   greetingDone: boolean;
+  /** Announcements played while waiting. */
+  announcements: number;
+  /** Epoch ms before which overflow is not tried again (after a failed overflow). */
+  overflowRetryAt: number;
+  /** Where the call overflowed to, once it has. */
+  overflowTarget: string | null;
   record: CallRecord;
   /** Events not yet handed to the record writer. */
   pendingEvents: CallEvent[];

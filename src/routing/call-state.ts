@@ -2,11 +2,13 @@
  * A 112 call's life in siaga112. Answering and the greeting are not states: they run alongside
  * `queued`, so a clean caller is offered to a taker at once while the greeting plays.
  */
-export type CallState = 'queued' | 'offered' | 'connected' | 'ended';
+export type CallState = 'queued' | 'offered' | 'overflowing' | 'connected' | 'ended';
 
 const TRANSITIONS: Record<CallState, readonly CallState[]> = {
-  queued: ['offered', 'ended'],
+  queued: ['offered', 'overflowing', 'ended'],
   offered: ['connected', 'queued', 'ended'],
+  /** Ringing the overflow target (another center, through the trunk); back to queued if it fails. */
+  overflowing: ['connected', 'queued', 'ended'],
   connected: ['ended'],
   ended: [],
 };

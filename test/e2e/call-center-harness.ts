@@ -52,14 +52,18 @@ export async function startCallCenter(
     LOG_LEVEL: process.env.SIAGA_TEST_LOG_LEVEL ?? 'silent',
     GREETING_MEDIA: GREETING,
     RING_TIMEOUT_SECONDS: '2',
+    // Tests that are about wrap-up, announcements or overflow turn them on themselves.
+    WRAP_UP_SECONDS: '0',
+    ANNOUNCE_INTERVAL_SECONDS: '0',
     ...options.env,
   };
   const services: Service[] = [];
   const start = async (overrides: Record<string, string> = {}) => {
-    const config = loadConfig({ ...env, ...overrides });
+    const config = loadConfig({ SIAGA_INSTANCE_ID: `instance-${services.length + 1}`, ...env, ...overrides });
     const service = await startService(config, createLogger(config.logLevel));
     services.push(service);
-    await service.ari.waitUntilConnected(10_000);
+    // A standby instance holds no events socket until it takes the lease over.
+    if (service.lease.leading) await service.ari.waitUntilConnected(10_000);
     return service;
   };
   const service = await start();

@@ -39,12 +39,16 @@ describe('Postgres away while calls are handled', () => {
     expect(await countRows()).toBe(0);
 
     proxy.restore();
+    // Each call's updates are separate jobs retried on their own backoff: a later snapshot can
+    // land before an earlier one's events. Wait for all of them, not just the final rows.
     await eventually(
       async () => {
         const rows = await center!.database.db.selectFrom('calls').selectAll().execute();
-        return rows.length === callers.length && rows.every((r) => r.disposition !== null);
+        if (rows.length !== callers.length || rows.some((r) => r.disposition === null)) return false;
+        const backlog = await center!.service.recordBacklog();
+        return backlog.waiting + backlog.active + backlog.delayed === 0;
       },
-      'every record written after the database returned',
+      'every record and event written after the database returned',
       30_000,
     );
 

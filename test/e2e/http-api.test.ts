@@ -61,7 +61,14 @@ describe('the HTTP API of a running service', () => {
     await center.makeAvailable('taker1');
     const presence = await center.service.app.inject({ method: 'GET', url: '/takers/presence' });
     expect(presence.json()).toEqual([
-      { takerId: 'taker1', state: 'available', callId: null, since: expect.any(String) },
+      {
+        takerId: 'taker1',
+        state: 'available',
+        reason: null,
+        callId: null,
+        since: expect.any(String),
+        reachable: true,
+      },
     ]);
   });
 

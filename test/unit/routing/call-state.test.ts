@@ -7,7 +7,7 @@ import {
   IllegalCallTransition,
 } from '../../../src/routing/call-state.ts';
 
-const STATES: CallState[] = ['queued', 'offered', 'connected', 'ended'];
+const STATES: CallState[] = ['queued', 'offered', 'overflowing', 'connected', 'ended'];
 
 describe('call state machine', () => {
   it('follows the path of a call that reaches a taker, including a failed offer', () => {
@@ -25,13 +25,20 @@ describe('call state machine', () => {
     expect(() => assertTransition('call-1', 'queued', 'connected')).toThrow(IllegalCallTransition);
   });
 
-  it('from any sequence of legal moves, connected is only reached through offered', () => {
+  it('overflows only from the queue, and comes back to it when the overflow target fails', () => {
+    expect(canTransition('queued', 'overflowing')).toBe(true);
+    expect(canTransition('offered', 'overflowing')).toBe(false);
+    expect(canTransition('overflowing', 'queued')).toBe(true);
+    expect(canTransition('overflowing', 'connected')).toBe(true);
+  });
+
+  it('from any sequence of legal moves, connected is only reached through a ringing phone', () => {
     fc.assert(
       fc.property(fc.array(fc.constantFrom(...STATES), { maxLength: 30 }), (moves) => {
         let state: CallState = 'queued';
         for (const next of moves) {
           if (!canTransition(state, next)) continue;
-          if (next === 'connected') expect(state).toBe('offered');
+          if (next === 'connected') expect(['offered', 'overflowing']).toContain(state);
           state = next;
         }
       }),

@@ -1,0 +1,47 @@
+import type { Redis } from 'ioredis';
+
+/** Something a supervisor must see now: a missed offer, a phone gone, a call overflowed. */
+export interface SupervisorNotice {
+  kind: 'ring-no-answer' | 'softphone-unreachable' | 'softphone-reachable' | 'overflow' | 'overflow-failed';
+  at: number;
+  takerId?: string;
+  callId?: string;
+  detail?: Record<string, unknown>;
+}
+
+const KEEP = 500;
+
+/**
+ * Notices are published on `<prefix>:supervisor` for live listeners (the wallboard) and kept,
+ * newest first, in a capped list for anyone who connects later.
+ */
+export class SupervisorNotices {
+  readonly #redis: Redis;
+  readonly #prefix: string;
+
+  constructor(redis: Redis, prefix: string) {
+    this.#redis = redis;
+    this.#prefix = prefix;
+  }
+
+  async publish(notice: SupervisorNotice): Promise<void> {
+    const text = JSON.stringify(notice);
+    await this.#redis
+      .multi()
+      .lpush(`${this.#prefix}:notices`, text)
+      .ltrim(`${this.#prefix}:notices`, 0, KEEP - 1)
+      .publish(`${this.#prefix}:supervisor`, text)
+      .exec();
+  }
+
+  async recent(limit = 50): Promise<SupervisorNotice[]> {
+    const items = await this.#redis.lrange(`${this.#prefix}:notices`, 0, Math.max(0, limit - 1));
+    return items.flatMap((item) => {
+      try {
+        return [JSON.parse(item) as SupervisorNotice];
+      } catch {
+        return [];
+      }
+    });
+  }
+}
