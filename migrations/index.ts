@@ -1,5 +1,6 @@
 import type { Migration } from 'kysely/migration';
 import * as initial from './2026-11-23-0001-initial.ts';
+import * as takerEvents from './2026-11-23-0002-taker-events.ts';
 
 /**
  * Every migration, imported statically so the set is the same from the TypeScript sources and
@@ -8,4 +9,5 @@ import * as initial from './2026-11-23-0001-initial.ts';
  */
 export const migrations: Readonly<Record<string, Migration>> = {
   '2026-11-23-0001-initial': initial,
+  '2026-11-23-0002-taker-events': takerEvents,
 };

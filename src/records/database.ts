@@ -54,10 +54,26 @@ export interface CallTakersTable {
   updated_at: Generated<Date>;
 }
 
+/**
+ * One row per call-taker state transition, copied from the Redis stream; `stream_id` (the
+ * stream entry id) makes a redelivered entry land once. No foreign key: see the migration.
+ */
+export interface TakerEventsTable {
+  stream_id: string;
+  taker_id: string;
+  /** Normally one of `TAKER_EVENT_STATES`; a state unknown to this version is kept as written. */
+  state: string;
+  previous_state: string | null;
+  reason: string | null;
+  call_id: string | null;
+  at: Timestamp;
+}
+
 export interface Database {
   calls: CallsTable;
   call_events: CallEventsTable;
   call_takers: CallTakersTable;
+  taker_events: TakerEventsTable;
 }
 
 export interface DatabaseOptions {
@@ -104,5 +120,10 @@ export function createDatabase(url: string, options: DatabaseOptions): Kysely<Da
   // Without a listener, an error on an idle pooled connection (the database restarting, a
   // network cut) is an uncaught 'error' event that takes the whole process down.
   pool.on('error', (error) => options.onIdleConnectionError?.(error));
+  // The pool listens for errors only on idle clients. A connection dropped while checked out
+  // (Postgres restarting under a query) emits 'error' on its client too, and unheard that is
+  // thrown and ends the process. The query in flight fails with the same error, and the pool
+  // discards the broken client on release, so this listener has nothing left to do.
+  pool.on('connect', (client) => client.on('error', () => {}));
   return new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
 }
