@@ -160,7 +160,7 @@ export const variables = {
   announceIntervalSeconds: integer('ANNOUNCE_INTERVAL_SECONDS', 30, 0, 600),
   announcePosition: flag('ANNOUNCE_POSITION', false),
   overflowTarget: dialTarget('OVERFLOW_TARGET'),
-  overflowAfterSeconds: integer('OVERFLOW_AFTER_SECONDS', 120, 5, 3600),
+  overflowAfterSeconds: integer('OVERFLOW_AFTER_SECONDS', 120, 1, 3600),
   leaderLeaseMs: integer('LEADER_LEASE_MS', 3000, 500, 60000),
 } as const;
 

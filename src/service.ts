@@ -12,8 +12,10 @@ import { createCallRepository } from './records/call-repository.ts';
 import { createDatabase } from './records/database.ts';
 import { migrateToLatest } from './records/migrator.ts';
 import { createRecordWriter, type RecordWriter, startRecordWorker } from './records/record-writer.ts';
+import { startTakerEventDrain } from './records/taker-event-drain.ts';
+import { createTakerEventRepository } from './records/taker-event-repository.ts';
 import { createTakerRepository } from './records/taker-repository.ts';
-import { CallCenter } from './routing/call-center.ts';
+import { CallCenter, type CallCenterOptions } from './routing/call-center.ts';
 
 export interface Service {
   readonly app: FastifyInstance;
@@ -21,6 +23,7 @@ export interface Service {
   readonly ari: AriClientAdapter;
   readonly queue: CallQueue;
   readonly lease: LeaderLease;
+  readonly notices: SupervisorNotices;
   /** Record updates not yet committed to Postgres. */
   recordBacklog(): ReturnType<RecordWriter['backlog']>;
   /** Resolves once the database schema is current (the service takes calls before that). */
@@ -35,7 +38,16 @@ const MIGRATION_RETRY_MS = 2000;
  * Builds and starts siaga112: ARI, the call center, the record writer and the HTTP API (not
  * listening). Postgres may be away at start: calls are still taken, and records wait in Redis.
  */
-export async function startService(config: Config, logger: Logger): Promise<Service> {
+export interface ServiceOptions {
+  /** Places each new call in the queue; screening and the menu plug in here. Default: normal. */
+  classify?: CallCenterOptions['classify'];
+}
+
+export async function startService(
+  config: Config,
+  logger: Logger,
+  options: ServiceOptions = {},
+): Promise<Service> {
   const redis = new Redis(config.redis.url, { maxRetriesPerRequest: 2, enableAutoPipelining: true });
   // BullMQ's blocking worker needs a connection that never gives up on a command.
   const bullConnection = { url: config.redis.url, maxRetriesPerRequest: null };
@@ -52,6 +64,13 @@ export async function startService(config: Config, logger: Logger): Promise<Serv
     logger,
   });
 
+  const takerEventDrain = startTakerEventDrain({
+    redisUrl: config.redis.url,
+    prefix: config.redis.keyPrefix,
+    repository: createTakerEventRepository(db),
+    logger: logger.child({ component: 'taker-events' }),
+    consumerName: config.instanceId,
+  });
   const queue = new CallQueue(redis, {
     prefix: config.redis.keyPrefix,
     leaderId: config.instanceId,
@@ -82,6 +101,7 @@ export async function startService(config: Config, logger: Logger): Promise<Serv
     recorder,
     logger,
     settings: config.calls,
+    ...(options.classify ? { classify: options.classify } : {}),
     notify: (notice) => {
       notices
         .publish(notice)
@@ -136,6 +156,7 @@ export async function startService(config: Config, logger: Logger): Promise<Serv
     ari,
     queue,
     lease,
+    notices,
     recordBacklog: () => recorder.backlog(),
     databaseReady: migrated.done,
     close: () => {
@@ -147,6 +168,7 @@ export async function startService(config: Config, logger: Logger): Promise<Serv
         await ari.close();
         await recorder.close();
         await recordWorker.close();
+        await takerEventDrain.close();
         await migrated.cancel();
         redis.disconnect();
         await db.destroy();

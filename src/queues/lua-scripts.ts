@@ -25,7 +25,8 @@ const COMMON = `
 local LEVELS = ${LEVELS}
 
 local function log_event(P, takerId, state, previous, reason, callId, now)
-  redis.call('XADD', P .. ':taker-events', 'MAXLEN', '~', 1000000, '*',
+  -- Never trimmed here: the drain deletes entries once Postgres has them, so none is lost.
+  redis.call('XADD', P .. ':taker-events', '*',
     'taker', takerId, 'state', state, 'previous', previous, 'reason', reason, 'call', callId, 'at', now)
 end
 

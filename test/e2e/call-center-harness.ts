@@ -5,7 +5,7 @@ import { type AsteriskEmulator, startAsteriskEmulator } from '../../src/emulator
 import { createLogger } from '../../src/logger.ts';
 import { createCallRepository } from '../../src/records/call-repository.ts';
 import { createTakerRepository } from '../../src/records/taker-repository.ts';
-import { type Service, startService } from '../../src/service.ts';
+import { type Service, type ServiceOptions, startService } from '../../src/service.ts';
 import { createTestDatabase, type TestDatabase } from '../support/test-database.ts';
 import { cleanupRedisPrefix, testRedisPrefix, testRedisUrl } from '../support/test-redis.ts';
 
@@ -30,7 +30,12 @@ export interface CallCenterUnderTest {
  * and real Redis (a fresh key prefix). `takers` seeds taker1..N in Postgres.
  */
 export async function startCallCenter(
-  options: { takers?: number; databaseUrl?: (url: string) => string; env?: Record<string, string> } = {},
+  options: {
+    takers?: number;
+    databaseUrl?: (url: string) => string;
+    env?: Record<string, string>;
+    service?: ServiceOptions;
+  } = {},
 ): Promise<CallCenterUnderTest> {
   const password = randomBytes(12).toString('hex');
   const emulator = await startAsteriskEmulator({
@@ -60,7 +65,7 @@ export async function startCallCenter(
   const services: Service[] = [];
   const start = async (overrides: Record<string, string> = {}) => {
     const config = loadConfig({ SIAGA_INSTANCE_ID: `instance-${services.length + 1}`, ...env, ...overrides });
-    const service = await startService(config, createLogger(config.logLevel));
+    const service = await startService(config, createLogger(config.logLevel), options.service);
     services.push(service);
     // A standby instance holds no events socket until it takes the lease over.
     if (service.lease.leading) await service.ari.waitUntilConnected(10_000);
