@@ -147,6 +147,12 @@ export async function startService(
       },
       listPresence: () => queue.listTakers(),
     },
+    live: {
+      waiting: () => queue.waiting(),
+      takers: () => queue.listTakers(),
+      notices: (limit) => notices.recent(limit),
+      now: Date.now,
+    },
   });
 
   let closing: Promise<void> | undefined;

@@ -2,12 +2,14 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } 
 import type { Logger } from '../logger.ts';
 import { registerProblemHandler } from './problem.ts';
 import { healthRoutes, type ReadinessCheck } from './routes/health-routes.ts';
+import { type LiveRoutesDeps, liveRoutes } from './routes/live-routes.ts';
 import { type TakerRoutesDeps, takerRoutes } from './routes/taker-routes.ts';
 
 export interface AppDeps {
   logger: Logger;
   readiness: Record<string, ReadinessCheck>;
   takers: TakerRoutesDeps;
+  live: LiveRoutesDeps;
 }
 
 /** The HTTP API, ready for `inject()` in tests or `listen()` in main; it never listens itself. */
@@ -22,5 +24,6 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   registerProblemHandler(app);
   await app.register(async (scope) => healthRoutes(scope, deps.readiness));
   await app.register(async (scope) => takerRoutes(scope, deps.takers));
+  await app.register(async (scope) => liveRoutes(scope, deps.live));
   return app;
 }

@@ -3,6 +3,7 @@ import {
   CONNECT,
   DISPATCH,
   ENQUEUE,
+  RECLAIM,
   RELEASE,
   REQUEUE,
   SET_REACHABLE,
@@ -84,6 +85,7 @@ const scripts = {
   withdraw: new RedisScript(WITHDRAW),
   requeue: new RedisScript(REQUEUE),
   connect: new RedisScript(CONNECT),
+  reclaim: new RedisScript(RECLAIM),
   release: new RedisScript(RELEASE),
   setTakerState: new RedisScript(SET_TAKER_STATE),
   setReachable: new RedisScript(SET_REACHABLE),
@@ -166,6 +168,22 @@ export class CallQueue {
       taker?.reason ?? '',
       this.#now(),
     ]);
+  }
+
+  /**
+   * For an adopted call that should be waiting: drops a reservation its dead instance made but
+   * never rang, putting the call back in its place. Returns the taker released, if any.
+   */
+  async reclaim(callId: string, place: QueuePlace): Promise<string | null> {
+    const takerId = await scripts.reclaim.run(this.#redis, [
+      this.#prefix,
+      callId,
+      place.level,
+      place.enqueuedAt,
+      place.category ?? '',
+      this.#now(),
+    ]);
+    return typeof takerId === 'string' && takerId !== '' ? takerId : null;
   }
 
   /** The taker answered: on-call. False when the taker is no longer reserved for this call. */

@@ -204,6 +204,26 @@ return 1
 `;
 
 /**
+ * reclaim: an adopted call whose snapshot says it waits. If the instance that died had already
+ * reserved a taker for it but never rang them (the snapshot was not saved), the reservation is
+ * dropped and the call is back in its place. ARGV: P, callId, level, enqueuedAt, category, now.
+ * Returns the taker released, or ''.
+ */
+export const RECLAIM = `${COMMON}
+local P, callId, level, enqueuedAt, category, now = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6]
+local takerId = redis.call('HGET', P .. ':offers', callId) or ''
+if takerId == '' then return '' end
+redis.call('HDEL', P .. ':offers', callId)
+redis.call('ZADD', P .. ':waiting:' .. level, enqueuedAt, callId)
+if category ~= '' then redis.call('HSET', P .. ':waiting:category', callId, category) end
+local key = P .. ':taker:' .. takerId
+if redis.call('HGET', key, 'state') == 'reserved' and redis.call('HGET', key, 'callId') == callId then
+  move(P, takerId, 'available', now, 'offer-abandoned', '', 0)
+end
+return takerId
+`;
+
+/**
  * connect: the taker answered. ARGV: P, takerId, callId, now.
  * Returns 1, or 0 when the taker is no longer reserved for this call.
  */

@@ -206,6 +206,8 @@ export class CallSession {
 
   /** The queue reserved a taker for this call: ring the taker's phone. */
   offer(assignment: Assignment): void {
+    // A detached session belongs to an instance that stood down: the new owner reclaims the taker.
+    if (this.#lifetime.signal.aborted && this.state !== 'ended') return;
     if (this.state !== 'queued') {
       // The call moved on (e.g. ended) between the queue's decision and now: hand the taker back.
       void this.#ctx.queue.withdraw(this.callId).then(() => this.#ctx.requestDispatch());
@@ -293,11 +295,15 @@ export class CallSession {
         await this.#ctx.ari.getChannel(offer.channelId);
         this.#guardRing(offer); // still ringing: Asterisk will tell us how it ends
       } catch (error) {
-        if (isAriError(error, 'not-found')) await this.#offerFailed('missed', { reason: 'gone-while-away' });
+        // Rung or not, we cannot tell: the taker is not blamed for it.
+        if (isAriError(error, 'not-found')) await this.#offerFailed('lost', { reason: 'gone-while-away' });
       }
       return;
     }
-    // queued: make sure it is still waiting in Redis, keep the caller on hold.
+    // queued: make sure it is still waiting in Redis (a dead instance may have reserved a taker
+    // it never rang), keep the caller on hold.
+    const released = await this.#ctx.queue.reclaim(this.callId, snapshot.place);
+    if (released) this.#log('reservation-reclaimed', { takerId: released });
     if (snapshot.greetingDone) {
       void this.#ignoreGone(this.#ctx.ari.startMoh(snapshot.callerChannelId, this.#ctx.settings.mohClass));
       this.#scheduleAnnouncement();
@@ -453,7 +459,7 @@ export class CallSession {
    * place at the head of its level, never behind newer calls.
    */
   async #offerFailed(
-    failure: OfferFailure | 'originate-error',
+    failure: OfferFailure | 'originate-error' | 'lost',
     detail: Record<string, unknown>,
   ): Promise<void> {
     const offer = this.#snapshot.offer;
@@ -482,9 +488,10 @@ export class CallSession {
       this.#ctx.notify({ kind: 'softphone-unreachable', takerId, callId: this.callId, detail });
     }
     await this.#ignoreGone(this.#ctx.ari.hangup(offer.channelId));
-    // A failure on our side (ARI timeout) is not the taker's fault: they stay in rotation.
+    // A failure on our side (ARI timeout, a leg lost while we were away) is not the taker's
+    // fault: they stay in rotation.
     const taker = takerId
-      ? failure === 'originate-error'
+      ? failure === 'originate-error' || failure === 'lost'
         ? { takerId, state: 'available' as const, reason: 'offer-error' }
         : { takerId, state: 'break' as const, reason: failure }
       : null;

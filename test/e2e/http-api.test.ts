@@ -72,6 +72,43 @@ describe('the HTTP API of a running service', () => {
     ]);
   });
 
+  it('shows the live queue per priority with wait times, and the takers', async () => {
+    await center.service.app.inject({
+      method: 'PUT',
+      url: '/takers/taker1/state',
+      payload: { state: 'offline' },
+    });
+    const call = center.emulator.placeCall({ from: '081234567890' });
+    await eventually(async () => (await center.service.queue.waiting()).length === 1, 'the call waiting');
+    const live = await center.service.app.inject({ method: 'GET', url: '/live' });
+    expect(live.statusCode).toBe(200);
+    const body = live.json();
+    expect(body.waiting.urgent).toEqual([]);
+    expect(body.waiting.low).toEqual([]);
+    expect(body.waiting.normal).toEqual([
+      { callId: expect.any(String), priority: 'normal', category: null, waitingMs: expect.any(Number) },
+    ]);
+    expect(body.longestWaitMs).toBe(body.waiting.normal[0].waitingMs);
+    expect(body.takers).toMatchObject([{ takerId: 'taker1', state: 'offline', reachable: true }]);
+    expect(body.takersByState).toEqual({ offline: 1 });
+    call.hangup();
+    await call.ended;
+
+    const badLimit = await center.service.app.inject({ method: 'GET', url: '/live/notices?limit=0' });
+    expect(badLimit.statusCode).toBe(400);
+    expect(badLimit.json().detail).toMatch(/^querystring\.limit: /);
+  });
+
+  it('refuses a break reason on any other state, naming the field', async () => {
+    const reply = await center.service.app.inject({
+      method: 'PUT',
+      url: '/takers/taker1/state',
+      payload: { state: 'available', reason: 'meal' },
+    });
+    expect(reply.statusCode).toBe(400);
+    expect(reply.json().detail).toBe('body.reason: only a break has a reason');
+  });
+
   it('is not ready while Asterisk is unreachable', async () => {
     await center.emulator.stop();
     const reply = await eventually(async () => {
