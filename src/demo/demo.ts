@@ -43,6 +43,7 @@ async function main(): Promise<void> {
     LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn',
     GREETING_MEDIA: GREETING,
     RING_TIMEOUT_SECONDS: '3',
+    WRAP_UP_SECONDS: '1',
   });
   const service = await startService(config, createLogger(config.logLevel));
   const stop = async () => {
