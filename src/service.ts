@@ -7,7 +7,7 @@ import type { Config } from './config.ts';
 import type { Logger } from './logger.ts';
 import { CallQueue } from './queues/call-queue.ts';
 import { LeaderLease } from './queues/leader-lease.ts';
-import { SupervisorNotices } from './queues/supervisor-notices.ts';
+import { type SupervisorNotice, SupervisorNotices } from './queues/supervisor-notices.ts';
 import { createCallRepository } from './records/call-repository.ts';
 import { createDatabase } from './records/database.ts';
 import { migrateToLatest } from './records/migrator.ts';
@@ -16,6 +16,7 @@ import { startTakerEventDrain } from './records/taker-event-drain.ts';
 import { createTakerEventRepository } from './records/taker-event-repository.ts';
 import { createTakerRepository } from './records/taker-repository.ts';
 import { CallCenter, type CallCenterOptions } from './routing/call-center.ts';
+import { SoftphonePresence } from './routing/softphone-presence.ts';
 
 export interface Service {
   readonly app: FastifyInstance;
@@ -102,13 +103,22 @@ export async function startService(
     logger,
     settings: config.calls,
     ...(options.classify ? { classify: options.classify } : {}),
-    notify: (notice) => {
-      notices
-        .publish(notice)
-        .catch((error: unknown) => logger.warn({ err: error }, 'could not publish a notice'));
-    },
+    notify: (notice) => publishNotice(notice),
   });
+  function publishNotice(notice: SupervisorNotice): void {
+    notices
+      .publish(notice)
+      .catch((error: unknown) => logger.warn({ err: error }, 'could not publish a notice'));
+  }
   center.start();
+  const presence = new SoftphonePresence({
+    ari,
+    queue,
+    logger: logger.child({ component: 'presence' }),
+    notify: publishNotice,
+    requestDispatch: () => center.requestDispatch(),
+  });
+  presence.start();
   // Only the lease holder listens to Asterisk; the others stand by and serve the API.
   let leadership: Promise<void> = Promise.resolve();
   lease.onChange((leading) => {
@@ -169,6 +179,7 @@ export async function startService(
       closing ??= (async () => {
         await app.close();
         center.stop();
+        presence.stop();
         await lease.stop();
         await leadership;
         await ari.close();

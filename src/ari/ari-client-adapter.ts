@@ -2,7 +2,7 @@ import ari, { type AriClient, type SwaggerResponse } from 'ari-client';
 import WebSocket from 'ws';
 import type { Logger } from '../logger.ts';
 import { parseAriMessage } from './ari-event-parser.ts';
-import type { AriBridge, AriChannel } from './ari-models.ts';
+import type { AriBridge, AriChannel, AriEndpoint } from './ari-models.ts';
 import { ARI_OPERATIONS, type AriOperationName } from './ari-operations.ts';
 import {
   AriError,
@@ -317,6 +317,14 @@ export class AriClientAdapter implements AriPort {
 
   listBridges(): Promise<AriBridge[]> {
     return this.#call('listBridges', {});
+  }
+
+  listEndpoints(): Promise<AriEndpoint[]> {
+    return this.#call('listEndpoints', {});
+  }
+
+  async subscribe(eventSource: string): Promise<void> {
+    await this.#call('subscribe', { applicationName: this.app, eventSource });
   }
 }
 

@@ -17,6 +17,8 @@ const REQUIRED_OBJECTS: Record<AriEventType, readonly string[]> = {
   BridgeDestroyed: ['bridge'],
   Dial: ['peer'],
   ChannelVarset: [],
+  EndpointStateChange: [],
+  ApplicationReplaced: [],
 };
 
 export type ParsedAriMessage =
@@ -44,6 +46,17 @@ export function parseAriMessage(data: string): ParsedAriMessage {
     const object = message[field];
     if (!isRecord(object) || typeof object.id !== 'string' || object.id === '') {
       return { kind: 'malformed', reason: `${type} without ${field}.id` };
+    }
+  }
+  if (type === 'EndpointStateChange') {
+    // Endpoints have no id: technology and resource name them.
+    const endpoint = message.endpoint;
+    if (
+      !isRecord(endpoint) ||
+      typeof endpoint.technology !== 'string' ||
+      typeof endpoint.resource !== 'string'
+    ) {
+      return { kind: 'malformed', reason: 'EndpointStateChange without endpoint.technology/resource' };
     }
   }
   if (type === 'StasisStart' && !Array.isArray(message.args)) {

@@ -45,6 +45,15 @@ export interface AriChannel {
   tenantid?: string;
 }
 
+export interface AriEndpoint {
+  technology: string;
+  resource: string;
+  /** 'unknown', 'offline', 'online'; a PJSIP endpoint is online while a contact is reachable. */
+  state?: string;
+  channel_ids: string[];
+  connected_endpoints?: string[];
+}
+
 export interface AriBridge {
   id: string;
   technology: string;
@@ -159,6 +168,15 @@ export interface ChannelVarsetEvent extends AriEventBase {
   channel?: AriChannel;
 }
 
+export interface EndpointStateChangeEvent extends AriEventBase {
+  type: 'EndpointStateChange';
+  endpoint: AriEndpoint;
+}
+/** Another WebSocket registered our application: Asterisk sends it events from now on. */
+export interface ApplicationReplacedEvent extends AriEventBase {
+  type: 'ApplicationReplaced';
+}
+
 /** The events siaga112 acts on, keyed by their ARI `type`. Anything else is ignored quietly. */
 export interface AriEventMap {
   StasisStart: StasisStartEvent;
@@ -176,6 +194,8 @@ export interface AriEventMap {
   BridgeDestroyed: BridgeDestroyedEvent;
   Dial: DialEvent;
   ChannelVarset: ChannelVarsetEvent;
+  EndpointStateChange: EndpointStateChangeEvent;
+  ApplicationReplaced: ApplicationReplacedEvent;
 }
 
 export type AriEventType = keyof AriEventMap;

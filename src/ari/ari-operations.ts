@@ -53,6 +53,13 @@ export const ARI_OPERATIONS = {
     method: 'GET',
     path: '/applications/{applicationName}',
   },
+  subscribe: {
+    resource: 'applications',
+    nickname: 'subscribe',
+    method: 'POST',
+    path: '/applications/{applicationName}/subscription',
+  },
+  listEndpoints: { resource: 'endpoints', nickname: 'list', method: 'GET', path: '/endpoints' },
 } as const;
 
 export type AriOperationName = keyof typeof ARI_OPERATIONS;
@@ -73,4 +80,6 @@ export const ARI_OPERATION_PARAMETERS: Record<AriOperationName, readonly string[
   destroyBridge: ['bridgeId'],
   listBridges: [],
   getApplication: ['applicationName'],
+  subscribe: ['applicationName', 'eventSource'],
+  listEndpoints: [],
 };

@@ -1,4 +1,4 @@
-import type { AriBridge, AriChannel, AriEvent } from './ari-models.ts';
+import type { AriBridge, AriChannel, AriEndpoint, AriEvent } from './ari-models.ts';
 
 /**
  * What went wrong with an ARI request, as a stable code. Asterisk answers with an HTTP status and a
@@ -77,6 +77,10 @@ export interface AriPort {
   /** Ids of the channels currently in our Stasis application (`GET /applications/{app}`). */
   listApplicationChannelIds(): Promise<string[]>;
   listBridges(): Promise<AriBridge[]>;
+  /** Every endpoint with its state (`GET /endpoints`): softphone presence at (re)connect. */
+  listEndpoints(): Promise<AriEndpoint[]>;
+  /** Subscribes our application to an event source, e.g. `endpoint:PJSIP` for every PJSIP endpoint. */
+  subscribe(eventSource: string): Promise<void>;
 
   /** Opens the events WebSocket and keeps it open (reconnecting) until pause() or close(). */
   start(): Promise<void>;

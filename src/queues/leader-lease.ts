@@ -42,6 +42,7 @@ export class LeaderLease {
   #confirmedAt = 0;
   #timer: NodeJS.Timeout | undefined;
   #stopped = true;
+  #abandoned = false;
 
   constructor(options: LeaderLeaseOptions) {
     this.#options = options;
@@ -79,6 +80,7 @@ export class LeaderLease {
    * time to live. For failover tests.
    */
   abandon(): void {
+    this.#abandoned = true;
     this.#stopped = true;
     clearTimeout(this.#timer);
     this.#set(false);
@@ -90,6 +92,11 @@ export class LeaderLease {
     const started = Date.now();
     try {
       const held = (await ACQUIRE_OR_RENEW.run(redis, [this.#key, instanceId, ttlMs])) === 1;
+      if (this.#stopped) {
+        // stop() ran while we were asking: do not keep a lease nobody will renew.
+        if (held && !this.#abandoned) await RELEASE.run(redis, [this.#key, instanceId]).catch(() => undefined);
+        return;
+      }
       if (held) this.#confirmedAt = started;
       this.#set(held);
     } catch (error) {

@@ -42,11 +42,18 @@ describe('ARI adapter contract (../shared/asterisk-ari)', () => {
       BridgeDestroyed: ['bridge'],
       Dial: ['peer', 'dialstatus'],
       ChannelVarset: ['variable', 'value'],
+      EndpointStateChange: ['endpoint'],
+      ApplicationReplaced: ['application'],
     };
     for (const [type, fields] of Object.entries(handled)) {
       const properties = allProperties(spec, type);
       expect(properties, type).toBeDefined();
       for (const field of fields) expect(Object.keys(properties ?? {}), `${type}.${field}`).toContain(field);
+    }
+    // The Endpoint model has the fields presence reads.
+    const endpoint = allProperties(spec, 'Endpoint');
+    for (const field of ['technology', 'resource', 'state', 'channel_ids']) {
+      expect(Object.keys(endpoint ?? {}), `Endpoint.${field}`).toContain(field);
     }
   });
 });

@@ -23,7 +23,24 @@ describe('parseAriMessage', () => {
     ['StasisStart without channel.id', '{"type":"StasisStart","args":[],"channel":{}}'],
     ['StasisStart without args', JSON.stringify({ type: 'StasisStart', channel })],
     ['PlaybackFinished without playback.id', '{"type":"PlaybackFinished","playback":null}'],
+    [
+      'EndpointStateChange without endpoint.technology/resource',
+      '{"type":"EndpointStateChange","endpoint":{"state":"offline"}}',
+    ],
   ])('reports %s as malformed instead of throwing', (reason, data) => {
     expect(parseAriMessage(data)).toEqual({ kind: 'malformed', reason });
+  });
+
+  it('accepts an endpoint state change, which names its endpoint by technology and resource', () => {
+    const data = JSON.stringify({
+      type: 'EndpointStateChange',
+      application: 'siaga112',
+      timestamp: '2026-11-23T10:00:00.000+0700',
+      endpoint: { technology: 'PJSIP', resource: 'taker1', state: 'offline', channel_ids: [] },
+    });
+    expect(parseAriMessage(data)).toMatchObject({
+      kind: 'event',
+      event: { type: 'EndpointStateChange', endpoint: { resource: 'taker1', state: 'offline' } },
+    });
   });
 });
