@@ -94,7 +94,8 @@ export class LeaderLease {
       const held = (await ACQUIRE_OR_RENEW.run(redis, [this.#key, instanceId, ttlMs])) === 1;
       if (this.#stopped) {
         // stop() ran while we were asking: do not keep a lease nobody will renew.
-        if (held && !this.#abandoned) await RELEASE.run(redis, [this.#key, instanceId]).catch(() => undefined);
+        if (held && !this.#abandoned)
+          await RELEASE.run(redis, [this.#key, instanceId]).catch(() => undefined);
         return;
       }
       if (held) this.#confirmedAt = started;
