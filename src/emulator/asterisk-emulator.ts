@@ -7,6 +7,7 @@
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { AriBridge, AriChannel, AriPlayback } from '../ari/ari-models.ts';
+import { type AmiServer, startAmiServer } from './ami-server.ts';
 import { ariHandlers } from './ari-handlers.ts';
 import { createRequestListener, createUpgradeListener } from './ari-http.ts';
 import { defaultSpecDir, loadAriSpec } from './ari-spec.ts';
@@ -19,6 +20,7 @@ import {
   type SpecViolation,
   type TakerBehaviour,
 } from './emulator-core.ts';
+import { declarePhone, removeEndpoint, setPhoneReachable } from './endpoints.ts';
 import { EventsHub } from './events-socket.ts';
 import { type InboundCall, type PlaceCallOptions, placeInboundCall } from './inbound-caller.ts';
 import { type ImplementedOperation, SpecRouter } from './spec-router.ts';
@@ -27,9 +29,11 @@ import { TypedEmitter } from './typed-emitter.ts';
 
 export type {
   ChannelCreatedObservation,
+  ChannelDestroyedObservation,
   EmulatorObservations,
   EventObservation,
   FallbackCall,
+  ManagerEvent,
   RequestObservation,
   SpecViolation,
   TakerBehaviour,
@@ -56,6 +60,8 @@ export interface EmulatorOptions {
   timeScale?: number;
   /** Validate every event sent against events.json; violations are collected. Default true. */
   validateEvents?: boolean;
+  /** Also serve AMI (manager.conf user) on its own TCP port; default: no AMI. */
+  ami?: { username: string; secret: string; host?: string; port?: number };
 }
 
 export interface EmulatorSnapshot {
@@ -78,15 +84,30 @@ export interface AsteriskEmulator {
     name: K,
     listener: (payload: EmulatorObservations[K]) => void,
   ): () => void;
-  /** Declares a call-taker phone, e.g. `PJSIP/taker1`. */
-  setEndpoint(resource: string, behaviour: TakerBehaviour): void;
-  removeEndpoint(resource: string): void;
+  /** Where AMI listens, when started with `ami`. */
+  readonly ami: { host: string; port: number } | undefined;
+  /**
+   * Declares a call-taker phone, e.g. `PJSIP/taker1`: registered and reachable (online). For a
+   * phone already declared, only its answering behaviour changes.
+   */
+  setEndpoint(endpoint: string, behaviour: TakerBehaviour): void;
+  /** Removes the endpoint from the configuration (its contact is removed first). */
+  removeEndpoint(endpoint: string): void;
+  /**
+   * The phone's registered contact answers qualify again (true) or stops answering (false): the
+   * endpoint goes online/offline with EndpointStateChange, PeerStatusChange and
+   * ContactStatusChange to subscribed apps and PeerStatus + ContactStatus on AMI. An unreachable
+   * phone cannot be originated to (500, as in Asterisk). False when it is not a declared phone.
+   */
+  setEndpointReachable(endpoint: string, reachable: boolean): boolean;
   /** A call arrives on a trunk into `Stasis(app)` (or its fallback, when no app is connected). */
   placeCall(options: PlaceCallOptions): InboundCall;
   /** The far end of any channel hangs up; false when the channel does not exist. */
   hangupChannel(channelId: string, cause?: number): boolean;
   /** Closes every events WebSocket abruptly (network drop); channels stay in Stasis. */
   dropWebSockets(): void;
+  /** Closes every AMI connection abruptly (network drop). */
+  dropAmiConnections(): void;
   /** Channels, bridges and playbacks currently alive. */
   snapshot(): EmulatorSnapshot;
   /** Closes everything (sockets, timers, server); resolves when closed. */
@@ -132,6 +153,13 @@ export async function startAsteriskEmulator(options: EmulatorOptions): Promise<A
       resolve();
     });
   });
+  let amiServer: AmiServer | undefined;
+  try {
+    if (options.ami) amiServer = await startAmiServer(live, options.ami);
+  } catch (error) {
+    server.close();
+    throw error;
+  }
   const address = server.address() as AddressInfo;
   const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
   let stopped: Promise<void> | undefined;
@@ -142,12 +170,10 @@ export async function startAsteriskEmulator(options: EmulatorOptions): Promise<A
     fallbackCalls: live.fallbackCalls,
     implementedOperations: router.implemented,
     on: (name, listener) => observations.on(name, listener),
-    setEndpoint: (resource, behaviour) => {
-      live.endpoints.set(resource, behaviour);
-    },
-    removeEndpoint: (resource) => {
-      live.endpoints.delete(resource);
-    },
+    ami: amiServer ? { host: amiServer.host, port: amiServer.port } : undefined,
+    setEndpoint: (endpoint, behaviour) => declarePhone(live, endpoint, behaviour),
+    removeEndpoint: (endpoint) => removeEndpoint(live, endpoint),
+    setEndpointReachable: (endpoint, reachable) => setPhoneReachable(live, endpoint, reachable),
     placeCall: (callOptions) => placeInboundCall(live, callOptions),
     hangupChannel(channelId, cause = 16) {
       const channel = live.channels.get(channelId);
@@ -156,6 +182,7 @@ export async function startAsteriskEmulator(options: EmulatorOptions): Promise<A
       return true;
     },
     dropWebSockets: () => hub.dropAll(),
+    dropAmiConnections: () => amiServer?.dropConnections(),
     snapshot: () => ({
       channels: [...live.channels.values()].map((c) => live.channelJson(c)),
       bridges: [...live.bridges.values()].map((b) => live.bridgeJson(b)),
@@ -165,9 +192,16 @@ export async function startAsteriskEmulator(options: EmulatorOptions): Promise<A
       stopped ??= (async () => {
         timers.clearAll();
         await hub.close();
+        await amiServer?.close();
         for (const channel of [...live.channels.values()]) {
           channel.gone = true;
           live.channels.delete(channel.id);
+          observations.emit('channel-destroyed', {
+            channelId: channel.id,
+            kind: channel.kind,
+            cause: 16,
+            at: performance.now(),
+          });
           channel.onEnded?.({ by: 'shutdown', cause: 16 });
         }
         live.bridges.clear();

@@ -21,7 +21,7 @@ export function enterStasis(core: EmulatorCore, channel: ChannelRecord, app: str
   channel.inStasis = true;
   channel.stasisArgs = args;
   channel.dialplan = { ...channel.dialplan, app_name: 'Stasis', app_data: [app, ...args].join(',') };
-  core.emitChannelEvent(channel, { type: 'StasisStart', args: [...args] });
+  core.emitChannelEvent(channel, { type: 'StasisStart', args: [...args] }, true);
 }
 
 export function answerChannel(core: EmulatorCore, channel: ChannelRecord): void {
@@ -58,13 +58,13 @@ export function endChannel(core: EmulatorCore, channel: ChannelRecord, end: EndR
   const bridge = channel.bridgeId ? core.bridges.get(channel.bridgeId) : undefined;
   if (bridge) leaveBridge(core, bridge, channel);
   if (channel.inStasis) {
-    core.emitChannelEvent(channel, { type: 'StasisEnd' });
+    core.emitChannelEvent(channel, { type: 'StasisEnd' }, true);
     channel.inStasis = false;
   }
   if (channel.kind === 'originated') {
     if (channel.dialing) {
       channel.dialing = false;
-      core.emitEvent([channel.app], {
+      core.emitEvent(core.channelAudience(channel), {
         type: 'Dial',
         peer: core.channelJson(channel),
         dialstring: channel.dialstring,
@@ -76,9 +76,24 @@ export function endChannel(core: EmulatorCore, channel: ChannelRecord, end: EndR
       cause: end.cause,
       cause_txt: causeText(end.cause),
     });
+  } else {
+    // The trunk channel is destroyed once its dialplan ends; only endpoint subscribers hear it.
+    core.emitEvent(core.endpointSubscribers(channel.endpointId), {
+      type: 'ChannelDestroyed',
+      cause: end.cause,
+      cause_txt: causeText(end.cause),
+      channel: core.channelJson(channel),
+    });
   }
   channel.app = undefined;
   core.channels.delete(channel.id);
+  core.observations.emit('channel-destroyed', {
+    channelId: channel.id,
+    kind: channel.kind,
+    cause: end.cause,
+    at: performance.now(),
+  });
+  core.publishEndpointSnapshot(channel.endpointId);
   const ended: ChannelEnd = { by: end.by, cause: end.cause };
   channel.onEnded?.(ended);
 }

@@ -6,6 +6,7 @@
 import { HANGUP_REASONS } from './asterisk-format.ts';
 import { answerChannel, endChannel } from './channel-lifecycle.ts';
 import type { ChannelRecord, EmulatorCore } from './emulator-core.ts';
+import { canCreateOutboundChannel } from './endpoints.ts';
 import { beginPlayback, queuePlayback } from './playbacks.ts';
 import {
   errorResult,
@@ -113,7 +114,12 @@ function originate(ctx: RequestContext): HandlerResult {
   for (const format of formats ? formats.split(',').map((f) => f.trim()) : []) {
     if (!KNOWN_FORMATS.has(format)) return errorResult(400, `Provided format (${format}) was not found`);
   }
-  if (!core.endpoints.has(endpoint)) return allocationFailed;
+  const target = core.endpoints.get(endpoint);
+  // An unknown endpoint and a phone with no reachable contact both fail in chan_pjsip's request
+  // before a channel exists: 500 "Allocation failed", no events (see canCreateOutboundChannel).
+  if (!target) return allocationFailed;
+  if (target.kind === 'trunk') return errorResult(501, 'Not implemented in the siaga112 emulator');
+  if (!canCreateOutboundChannel(target)) return allocationFailed;
   if (channelId && core.channels.has(channelId)) {
     return errorResult(409, 'Channel with given unique ID already exists');
   }

@@ -2,11 +2,13 @@
  * Starts the Asterisk emulator standalone for manual runs:
  *
  *   node src/emulator/emulator-cli.ts [--host 127.0.0.1] [--port 8088] [--username siaga112]
- *     [--password siaga112] [--takers 2] [--time-scale 1]
+ *     [--password siaga112] [--takers 2] [--time-scale 1] [--ami-port <port>]
  *
  * Defaults are in brackets. It declares PJSIP/taker1..N (answering after 2 s) and the sound
- * `sound:siaga112/greeting` (4 s). On stdin: `call <from> [speak-seconds]` places a call,
- * `hangup <channelId>` hangs up its far end, `drop` drops the events WebSockets. Ctrl-C stops it.
+ * `sound:siaga112/greeting` (4 s); with --ami-port it also serves AMI there (same user and
+ * password). On stdin: `call <from> [speak-seconds]` places a call, `hangup <channelId>` hangs up
+ * its far end, `drop` drops the events WebSockets, `unreachable <endpoint>` / `reachable
+ * <endpoint>` flips a phone (e.g. PJSIP/taker1). Ctrl-C stops it.
  */
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
@@ -20,6 +22,7 @@ const { values } = parseArgs({
     password: { type: 'string', default: 'siaga112' },
     takers: { type: 'string', default: '2' },
     'time-scale': { type: 'string', default: '1' },
+    'ami-port': { type: 'string' },
   },
 });
 
@@ -30,6 +33,16 @@ const emulator = await startAsteriskEmulator({
   password: values.password,
   timeScale: Number(values['time-scale']),
   sounds: { 'sound:siaga112/greeting': 4_000 },
+  ...(values['ami-port'] === undefined
+    ? {}
+    : {
+        ami: {
+          host: values.host,
+          port: Number(values['ami-port']),
+          username: values.username,
+          secret: values.password,
+        },
+      }),
 });
 for (let i = 1; i <= Number(values.takers); i += 1) {
   emulator.setEndpoint(`PJSIP/taker${i}`, { answer: 'after', delayMs: 2_000 });
@@ -38,6 +51,7 @@ emulator.on('violation', (v) =>
   process.stderr.write(`spec violation (${v.kind}) ${v.where}: ${v.errors.join('; ')}\n`),
 );
 process.stdout.write(`Asterisk emulator listening on ${emulator.url}/ari (user ${values.username})\n`);
+if (emulator.ami) process.stdout.write(`AMI on ${emulator.ami.host}:${emulator.ami.port}\n`);
 
 const commands = createInterface({ input: process.stdin });
 commands.on('line', (line) => {
@@ -50,8 +64,13 @@ commands.on('line', (line) => {
     process.stdout.write(emulator.hangupChannel(arg) ? 'hung up\n' : 'no such channel\n');
   } else if (command === 'drop') {
     emulator.dropWebSockets();
+  } else if ((command === 'unreachable' || command === 'reachable') && arg) {
+    const known = emulator.setEndpointReachable(arg, command === 'reachable');
+    process.stdout.write(known ? `${arg} ${command}\n` : 'no such phone\n');
   } else if (command) {
-    process.stdout.write('commands: call <from> [speak-seconds] | hangup <channelId> | drop\n');
+    process.stdout.write(
+      'commands: call <from> [speak-seconds] | hangup <channelId> | drop | unreachable|reachable <endpoint>\n',
+    );
   }
 });
 

@@ -33,6 +33,8 @@ export interface ChannelEnd {
 export interface ChannelRecord {
   id: string;
   name: string;
+  /** The endpoint the channel was created on, e.g. `PJSIP/taker1` (chan_pjsip adds it there). */
+  endpointId: string;
   protocolId: string;
   state: ChannelStateName;
   caller: AriCallerId;
@@ -94,6 +96,49 @@ export interface PlaybackRecord {
   state: PlaybackStateName;
 }
 
+/** Endpoint states as `ast_endpoint_state_to_string` names them. */
+export type EndpointStateName = 'unknown' | 'offline' | 'online';
+
+/** A registered contact of a phone's AOR and its qualify status (res_pjsip). */
+export interface ContactRecord {
+  uri: string;
+  aor: string;
+  /** Sorcery id: `<aor>;@<md5 of the uri>`. */
+  objectName: string;
+  status: 'Reachable' | 'Unreachable';
+  /** Last qualify round trip; 0 while unreachable. */
+  roundtripUsec: number;
+  userAgent: string;
+  /** Epoch seconds when the registration expires. */
+  expirationTime: number;
+  callId: string;
+  viaAddr: string;
+  viaPort: number;
+}
+
+/**
+ * An Asterisk endpoint. `phone`: a call taker's softphone that registers (one contact);
+ * `trunk`: an operator trunk, identified by IP, known once a call arrives on it.
+ */
+export interface EndpointRecord {
+  /** `PJSIP/taker1` (ast_endpoint id: tech/resource). */
+  id: string;
+  technology: string;
+  resource: string;
+  kind: 'phone' | 'trunk';
+  behaviour: TakerBehaviour | undefined;
+  state: EndpointStateName;
+  contact: ContactRecord | undefined;
+}
+
+/** An AMI event as the manager sends it: name, then ordered fields. */
+export interface ManagerEvent {
+  event: string;
+  /** EVENT_FLAG_* class names, e.g. `system`. */
+  privilege: string;
+  fields: [string, string][];
+}
+
 export type TakerBehaviour =
   | { answer: 'after'; delayMs: number; hangupAfterMs?: number }
   | { answer: 'reject'; cause?: number }
@@ -121,6 +166,13 @@ export interface ChannelCreatedObservation {
   at: number;
 }
 
+export interface ChannelDestroyedObservation {
+  channelId: string;
+  kind: 'inbound' | 'originated';
+  cause: number;
+  at: number;
+}
+
 export interface SpecViolation {
   kind: 'event' | 'response' | 'request';
   where: string;
@@ -133,7 +185,11 @@ export interface EmulatorObservations {
   request: RequestObservation;
   event: EventObservation;
   'channel-created': ChannelCreatedObservation;
+  /** A channel left the emulated Asterisk (hung up, timed out, or the emulator stopped). */
+  'channel-destroyed': ChannelDestroyedObservation;
   violation: SpecViolation;
+  /** An AMI event Asterisk raised (delivered by the AMI server to logged-in sessions). */
+  'manager-event': ManagerEvent;
 }
 
 export interface FallbackCall {
@@ -170,7 +226,14 @@ export class EmulatorCore {
   readonly channels = new Map<string, ChannelRecord>();
   readonly bridges = new Map<string, BridgeRecord>();
   readonly playbacks = new Map<string, PlaybackRecord>();
-  readonly endpoints = new Map<string, TakerBehaviour>();
+  /** Endpoints by id (`PJSIP/taker1`). */
+  readonly endpoints = new Map<string, EndpointRecord>();
+  /**
+   * Endpoint subscriptions per app: endpoint id (`PJSIP/taker1`, or `PJSIP` for the whole
+   * technology) → how many times subscribed (res_stasis counts `interested`). They belong to the
+   * app, not to its WebSocket: Asterisk keeps them while the app is away and reconnects.
+   */
+  readonly endpointSubscriptions = new Map<string, Map<string, number>>();
   readonly violations: SpecViolation[] = [];
   readonly fallbackCalls: FallbackCall[] = [];
   /** Asterisk's entity id (a MAC address), sent as `asterisk_id`. */
@@ -220,6 +283,7 @@ export class EmulatorCore {
     const channel: ChannelRecord = {
       id: fields.id ?? this.nextUniqueId(),
       name: this.nextChannelName(fields.endpoint),
+      endpointId: fields.endpoint,
       protocolId: `${randomUUID()}`,
       state: fields.state,
       caller: fields.caller,
@@ -254,6 +318,14 @@ export class EmulatorCore {
       kind: channel.kind,
       at: performance.now(),
     });
+    // Apps subscribed to the endpoint hear the channel from its creation (an originating app
+    // subscribes to the channel only after it exists, so it misses ChannelCreated); then
+    // ast_endpoint_add_channel publishes the endpoint's new snapshot.
+    this.emitEvent(this.endpointSubscribers(channel.endpointId), {
+      type: 'ChannelCreated',
+      channel: this.channelJson(channel),
+    });
+    this.publishEndpointSnapshot(channel.endpointId);
     return channel;
   }
 
@@ -324,9 +396,61 @@ export class EmulatorCore {
     }
   }
 
-  /** Sends a channel event to the app that hears about the channel (if any). */
-  emitChannelEvent(channel: ChannelRecord, body: { type: string } & Record<string, unknown>): void {
-    this.emitEvent([channel.app], { ...body, channel: this.channelJson(channel) });
+  /**
+   * Sends a channel event to the app that hears about the channel (if any) and, unless
+   * `ownerOnly` (StasisStart goes to the app's own topic), to apps subscribed to the channel's
+   * endpoint: Asterisk forwards a channel's topic to its endpoint's topic.
+   */
+  emitChannelEvent(
+    channel: ChannelRecord,
+    body: { type: string } & Record<string, unknown>,
+    ownerOnly = false,
+  ): void {
+    const apps = ownerOnly ? [channel.app] : this.channelAudience(channel);
+    this.emitEvent(apps, { ...body, channel: this.channelJson(channel) });
+  }
+
+  /** The channel's app and the apps subscribed to its endpoint or to the endpoint's technology. */
+  channelAudience(channel: ChannelRecord): (string | undefined)[] {
+    return [channel.app, ...this.endpointSubscribers(channel.endpointId)];
+  }
+
+  /** Apps subscribed to `endpointId` (`PJSIP/taker1`) or to its whole technology (`PJSIP`). */
+  endpointSubscribers(endpointId: string): string[] {
+    const technology = endpointId.slice(0, endpointId.indexOf('/'));
+    const apps: string[] = [];
+    for (const [app, ids] of this.endpointSubscriptions) {
+      if ((ids.get(endpointId) ?? 0) > 0 || (ids.get(technology) ?? 0) > 0) apps.push(app);
+    }
+    return apps;
+  }
+
+  /** `ast_endpoint_snapshot_to_json`: channel_ids are the endpoint's live channels. */
+  endpointJson(endpoint: EndpointRecord): Record<string, unknown> {
+    return {
+      technology: endpoint.technology,
+      resource: endpoint.resource,
+      state: endpoint.state,
+      channel_ids: [...this.channels.values()].filter((c) => c.endpointId === endpoint.id).map((c) => c.id),
+    };
+  }
+
+  /**
+   * `endpoint_publish_snapshot`: every new snapshot (state change, channel added or removed)
+   * reaches subscribed apps as EndpointStateChange (res_stasis app.c sub_endpoint_update_handler).
+   */
+  publishEndpointSnapshot(endpointId: string): void {
+    const endpoint = this.endpoints.get(endpointId);
+    if (!endpoint) return;
+    this.emitEvent(this.endpointSubscribers(endpointId), {
+      type: 'EndpointStateChange',
+      endpoint: this.endpointJson(endpoint),
+    });
+  }
+
+  /** Raises an AMI event (EVENT_FLAG_SYSTEM unless told). */
+  emitManagerEvent(event: string, fields: [string, string][], privilege = 'system'): void {
+    this.observations.emit('manager-event', { event, privilege, fields });
   }
 
   recordViolation(violation: SpecViolation): void {

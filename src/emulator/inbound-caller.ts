@@ -4,6 +4,7 @@
  */
 import { endChannel, enterStasis } from './channel-lifecycle.ts';
 import type { ChannelEnd, ChannelRecord, EmulatorCore } from './emulator-core.ts';
+import { ensureTrunk } from './endpoints.ts';
 import { speechStarted, speechStopped } from './talk-detection.ts';
 
 export type CallerStep = { speak: number } | { silence: number } | { dtmf: string } | { hangup: true };
@@ -50,6 +51,7 @@ export function placeInboundCall(core: EmulatorCore, options: PlaceCallOptions):
   const exten = options.exten ?? '112';
   const app = options.app ?? 'siaga112';
   const appArgs = options.appArgs ?? [];
+  ensureTrunk(core, `PJSIP/${trunk}`);
   const channel = core.newChannel({
     endpoint: `PJSIP/${trunk}`,
     kind: 'inbound',

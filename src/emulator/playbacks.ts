@@ -68,7 +68,10 @@ export function endPlaybacksOf(core: EmulatorCore, channel: ChannelRecord): void
 
 function emitPlayback(core: EmulatorCore, playback: PlaybackRecord, type: string): void {
   const channel = core.channels.get(playback.channelId);
-  core.emitEvent([channel?.app], { type, playback: core.playbackJson(playback) });
+  core.emitEvent(channel ? core.channelAudience(channel) : [], {
+    type,
+    playback: core.playbackJson(playback),
+  });
 }
 
 const playbackNotFound = errorResult(404, 'Playback not found');

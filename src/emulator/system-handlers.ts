@@ -1,7 +1,13 @@
-/** `/asterisk` (info, ping) and `/applications` handlers. */
+/** `/asterisk` (info, ping) and `/applications` handlers (res/ari/resource_applications.c). */
 import { asteriskTimestamp } from './asterisk-format.ts';
 import type { EmulatorCore } from './emulator-core.ts';
-import { errorResult, type OperationHandler } from './spec-router.ts';
+import { subscribedEndpointIds, subscribeEventSources, unsubscribeEventSources } from './endpoints.ts';
+import {
+  errorResult,
+  type HandlerResult,
+  type OperationHandler,
+  type RequestContext,
+} from './spec-router.ts';
 
 export const ASTERISK_VERSION = '22.10.1';
 
@@ -31,7 +37,7 @@ function application(core: EmulatorCore, name: string): Record<string, unknown> 
     name,
     channel_ids: core.appChannelIds(name),
     bridge_ids: core.appBridgeIds(name),
-    endpoint_ids: [],
+    endpoint_ids: subscribedEndpointIds(core, name),
     device_names: [],
     events_allowed: [],
     events_disallowed: [],
@@ -40,6 +46,19 @@ function application(core: EmulatorCore, name: string): Record<string, unknown> 
 
 /** Registered app names, supplied by the events WebSocket hub. */
 export type AppLister = () => string[];
+
+/** `ast_ari_applications_subscribe` / `_unsubscribe`, in the order they check things. */
+function changeSubscriptions(
+  ctx: RequestContext,
+  listApps: AppLister,
+  change: typeof subscribeEventSources,
+): HandlerResult {
+  const sources = ctx.list('eventSource') ?? [];
+  if (sources.length === 0) return errorResult(400, 'Missing parameter eventSource');
+  const name = ctx.string('applicationName') ?? '';
+  if (!listApps().includes(name)) return errorResult(404, 'Application not found');
+  return change(ctx.core, name, sources) ?? { status: 200, body: application(ctx.core, name) };
+}
 
 export function systemHandlers(listApps: AppLister): OperationHandler[] {
   return [
@@ -82,6 +101,18 @@ export function systemHandlers(listApps: AppLister): OperationHandler[] {
           ? { status: 200, body: application(ctx.core, name) }
           : errorResult(404, 'Application not found');
       },
+    },
+    {
+      resource: 'applications',
+      nickname: 'subscribe',
+      reads: ['applicationName', 'eventSource'],
+      handle: (ctx) => changeSubscriptions(ctx, listApps, subscribeEventSources),
+    },
+    {
+      resource: 'applications',
+      nickname: 'unsubscribe',
+      reads: ['applicationName', 'eventSource'],
+      handle: (ctx) => changeSubscriptions(ctx, listApps, unsubscribeEventSources),
     },
   ];
 }

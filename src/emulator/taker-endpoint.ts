@@ -20,7 +20,7 @@ export interface DialRequest {
 
 /** Creates the outbound channel (state Down) and starts dialling; returns it for the 200 reply. */
 export function dialEndpoint(core: EmulatorCore, request: DialRequest): ChannelRecord {
-  const behaviour = core.endpoints.get(request.endpoint);
+  const behaviour = core.endpoints.get(request.endpoint)?.behaviour;
   const channel = core.newChannel({
     ...(request.channelId ? { id: request.channelId } : {}),
     endpoint: request.endpoint,
@@ -72,7 +72,7 @@ function takerAnswers(core: EmulatorCore, channel: ChannelRecord, request: DialR
 }
 
 function emitDial(core: EmulatorCore, channel: ChannelRecord, dialstatus: string): void {
-  core.emitEvent([channel.app], {
+  core.emitEvent(core.channelAudience(channel), {
     type: 'Dial',
     peer: core.channelJson(channel),
     dialstring: channel.dialstring,
