@@ -76,6 +76,9 @@ export interface CallQueueOptions {
   now?: () => number;
 }
 
+/** Record counters outlive the call by a week: a late write from a dead instance still gets fresh numbers. */
+const RECORD_COUNTER_TTL_SECONDS = 7 * 24 * 3600;
+
 /** How many calls per level a dispatch looks at when skills hold the head back. */
 const SCAN_PER_LEVEL = 50;
 
@@ -115,8 +118,17 @@ export class CallQueue {
     return this.#prefix;
   }
 
-  /** Queues a call (idempotent: a call already waiting keeps its place) and tries to assign. */
-  async enqueue(callId: string, place: QueuePlace, snapshot: string): Promise<Assignment | null> {
+  /**
+   * Queues a call (idempotent: a call already waiting keeps its place) and, unless `assign` is
+   * false, tries to assign the best waiting call to a free taker.
+   */
+  async enqueue(
+    callId: string,
+    place: QueuePlace,
+    snapshot: string,
+    options: { assign?: boolean } = {},
+  ): Promise<Assignment | null> {
+    const [leader, ...policy] = this.#policyArgs();
     return toAssignment(
       await scripts.enqueue.run(this.#redis, [
         this.#prefix,
@@ -126,7 +138,9 @@ export class CallQueue {
         place.category ?? '',
         snapshot,
         this.#now(),
-        ...this.#policyArgs(),
+        // No instance is named '': the fencing check then refuses to assign.
+        options.assign === false ? '' : leader!,
+        ...policy,
       ]),
     );
   }
@@ -184,6 +198,11 @@ export class CallQueue {
       this.#now(),
     ]);
     return typeof takerId === 'string' && takerId !== '' ? takerId : null;
+  }
+
+  /** The taker reserved for a call whose phone is (to be) rung, if any. */
+  async offeredTaker(callId: string): Promise<string | null> {
+    return this.#redis.hget(`${this.#prefix}:offers`, callId);
   }
 
   /** The taker answered: on-call. False when the taker is no longer reserved for this call. */
@@ -311,6 +330,30 @@ export class CallQueue {
       ahead += replies[level * 2 + 1] ?? 0;
     }
     return null;
+  }
+
+  /**
+   * Reserves the next record version and `eventCount` event sequence numbers of a call. Kept in
+   * Redis, not in the process, so an instance that adopts a call can never reuse a number the
+   * previous owner wrote (a reused version or seq would be silently ignored by Postgres).
+   */
+  async reserveRecordSlots(
+    callId: string,
+    eventCount: number,
+  ): Promise<{ version: number; firstSeq: number }> {
+    const key = `${this.#prefix}:callrec:${callId}`;
+    const replies = await this.#redis
+      .multi()
+      .hincrby(key, 'version', 1)
+      .hincrby(key, 'seq', eventCount)
+      .expire(key, RECORD_COUNTER_TTL_SECONDS)
+      .exec();
+    const version = Number(replies?.[0]?.[1]);
+    const lastSeq = Number(replies?.[1]?.[1]);
+    if (!Number.isInteger(version) || !Number.isInteger(lastSeq)) {
+      throw new Error(`could not reserve record numbers for call ${callId}`);
+    }
+    return { version, firstSeq: lastSeq - eventCount + 1 };
   }
 
   /** Keeps a live call's snapshot so any instance can re-adopt the call after a restart. */

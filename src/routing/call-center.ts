@@ -45,6 +45,8 @@ export class CallCenter {
   #reconciling: Promise<void> = Promise.resolve();
   #endedWaiters = new Set<() => void>();
   #tick: NodeJS.Timeout | undefined;
+  #dispatchLoop: Promise<void> = Promise.resolve();
+  #reconcilingNow = false;
 
   constructor(options: CallCenterOptions) {
     this.#options = options;
@@ -58,6 +60,7 @@ export class CallCenter {
       now,
       claimChannel: (channelId, session) => this.#sessionsByChannel.set(channelId, session),
       requestDispatch: () => this.requestDispatch(),
+      mayAssign: () => !this.#reconcilingNow,
       requestDispatchAt: (at) => this.#dispatchAt(at),
       deliver: (assignment) => this.#deliver(assignment),
       ended: (session) => this.#forget(session),
@@ -171,12 +174,13 @@ export class CallCenter {
 
   /** Matches waiting calls with free takers until one side runs out; one loop at a time. */
   requestDispatch(): void {
-    if (this.#dispatching) {
+    if (this.#dispatching || this.#reconcilingNow) {
+      // A reconciliation in progress dispatches when it is done.
       this.#dispatchAgain = true;
       return;
     }
     this.#dispatching = true;
-    void (async () => {
+    this.#dispatchLoop = (async () => {
       try {
         do {
           this.#dispatchAgain = false;
@@ -218,6 +222,18 @@ export class CallCenter {
    * callers whose StasisStart we missed, or orphaned taker legs.
    */
   async reconcile(): Promise<void> {
+    this.#reconcilingNow = true;
+    try {
+      // No assignment may race a call being reconciled: let a running dispatch finish first.
+      await this.#dispatchLoop;
+      await this.#reconcileCalls();
+    } finally {
+      this.#reconcilingNow = false;
+      this.requestDispatch();
+    }
+  }
+
+  async #reconcileCalls(): Promise<void> {
     const { ari, queue, logger } = this.#options;
     let live: Set<string>;
     try {
@@ -258,7 +274,6 @@ export class CallCenter {
           logger.error({ err: error, channelId }, 'could not adopt channel');
       }
     }
-    this.requestDispatch();
   }
 
   #forget(session: CallSession): void {

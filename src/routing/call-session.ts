@@ -42,6 +42,8 @@ export interface CallSessionContext {
   requestDispatch(): void;
   /** Dispatch again at this epoch ms (a wrap-up ends then). */
   requestDispatchAt(at: number): void;
+  /** False while calls are being reconciled: queue only, the call center dispatches after. */
+  mayAssign(): boolean;
   /** The assignment the queue made was for another call: hand it to that call's session. */
   deliver(assignment: Assignment): void;
   /** The session has ended and its record is queued. */
@@ -73,6 +75,9 @@ export class CallSession {
   #answered: Promise<boolean> = Promise.resolve(true);
   #flushScheduled = false;
   #announcementTimer: NodeJS.Timeout | undefined;
+  /** Another instance owns the call now: whatever was in flight here stops at its next step. */
+  #detached = false;
+  #forgotten = false;
   #flushing: Promise<void> = Promise.resolve();
 
   private constructor(ctx: CallSessionContext, snapshot: CallSnapshot) {
@@ -122,7 +127,6 @@ export class CallSession {
       announcements: 0,
       overflowRetryAt: 0,
       overflowTarget: null,
-      nextSeq: 1,
       pendingEvents: [],
       record: {
         id: callId,
@@ -171,6 +175,7 @@ export class CallSession {
 
   /** Stops every timer of this call without touching it: another instance carries on. */
   detach(): void {
+    this.#detached = true;
     this.#lifetime.abort();
     clearTimeout(this.#announcementTimer);
   }
@@ -207,7 +212,7 @@ export class CallSession {
   /** The queue reserved a taker for this call: ring the taker's phone. */
   offer(assignment: Assignment): void {
     // A detached session belongs to an instance that stood down: the new owner reclaims the taker.
-    if (this.#lifetime.signal.aborted && this.state !== 'ended') return;
+    if (this.#detached) return;
     if (this.state !== 'queued') {
       // The call moved on (e.g. ended) between the queue's decision and now: hand the taker back.
       void this.#ctx.queue.withdraw(this.callId).then(() => this.#ctx.requestDispatch());
@@ -300,23 +305,53 @@ export class CallSession {
       }
       return;
     }
-    // queued: make sure it is still waiting in Redis (a dead instance may have reserved a taker
-    // it never rang), keep the caller on hold.
+    // queued, as far as the snapshot knows. The instance that died may have reserved a taker and
+    // rung them after its last snapshot: carry on with that offer if its leg exists, else drop the
+    // reservation so the call is back in its place.
+    if (await this.#adoptUnsavedOffer(liveChannelIds)) return;
     const released = await this.#ctx.queue.reclaim(this.callId, snapshot.place);
     if (released) this.#log('reservation-reclaimed', { takerId: released });
     if (snapshot.greetingDone) {
       void this.#ignoreGone(this.#ctx.ari.startMoh(snapshot.callerChannelId, this.#ctx.settings.mohClass));
       this.#scheduleAnnouncement();
     }
-    await this.#enqueue();
+    // Back in the queue only: the call center dispatches once every call is reconciled, so no
+    // assignment races the reconciliation of the call it picks.
+    await this.#enqueue({ assign: false });
   }
 
-  async #enqueue(): Promise<void> {
+  async #adoptUnsavedOffer(liveChannelIds: ReadonlySet<string>): Promise<boolean> {
+    const takerId = await this.#ctx.queue.offeredTaker(this.callId);
+    if (!takerId) return false;
+    const attempt = this.#snapshot.offerAttempts + 1;
+    const channelId = offerChannelId(this.callId, attempt);
+    try {
+      if (!liveChannelIds.has(channelId)) await this.#ctx.ari.getChannel(channelId);
+    } catch (error) {
+      if (isAriError(error, 'not-found')) return false;
+      throw error;
+    }
+    const endpoint = (await this.#ctx.queue.getTaker(takerId))?.endpoint ?? '';
+    const offer: Offer = { takerId, endpoint, channelId, attempt };
+    this.#transition('offered');
+    this.#snapshot.offerAttempts = attempt;
+    this.#snapshot.offer = offer;
+    this.#snapshot.record.offeredAt ??= new Date(this.#ctx.now());
+    this.#ctx.claimChannel(channelId, this);
+    this.#log('offer-adopted', { takerId, channelId });
+    this.#saveSnapshot();
+    if (liveChannelIds.has(channelId)) await this.#takerAnswered(undefined);
+    else this.#guardRing(offer);
+    return true;
+  }
+
+  async #enqueue(options: { assign?: boolean } = {}): Promise<void> {
     try {
       const assignment = await this.#ctx.queue.enqueue(
         this.callId,
         this.#snapshot.place,
         serializeSnapshot(this.#snapshot),
+        { assign: (options.assign ?? true) && this.#ctx.mayAssign() },
       );
       if (!assignment) return;
       if (assignment.callId === this.callId) this.offer(assignment);
@@ -441,7 +476,12 @@ export class CallSession {
       this.#ignoreGone(ari.stopMoh(callerId)),
       this.#ignoreGone(ari.createBridge(snapshot.bridgeId, `siaga112 ${this.callId}`)),
     ]);
-    if (!this.#is('connected')) return; // ended meanwhile: #end destroys the bridge
+    if (!this.#is('connected')) {
+      // Ended meanwhile. #end destroyed the bridge, but our create may have landed after that.
+      if (this.state === 'ended' && !this.#detached)
+        await this.#ignoreGone(ari.destroyBridge(snapshot.bridgeId));
+      return;
+    }
     try {
       await ari.addChannels(snapshot.bridgeId, [callerId, offer.channelId]);
       this.#log('bridged', { bridgeId: snapshot.bridgeId });
@@ -515,7 +555,7 @@ export class CallSession {
   }
 
   async #end(endedBy: 'caller' | 'taker' | 'system', detail: Record<string, unknown> = {}): Promise<void> {
-    if (this.state === 'ended') return;
+    if (this.state === 'ended' || this.#detached) return;
     const previous = this.state;
     const snapshot = this.#snapshot;
     const offer = snapshot.offer;
@@ -552,6 +592,14 @@ export class CallSession {
     await Promise.allSettled(cleanup);
 
     await this.#flushNow();
+    // Forget the call only once its last events are durably queued (a failed write retries and
+    // forgets then), and never when another instance has taken it over meanwhile.
+    if (this.#snapshot.pendingEvents.length === 0) await this.#forget();
+  }
+
+  async #forget(): Promise<void> {
+    if (this.#detached || this.#forgotten) return;
+    this.#forgotten = true;
     try {
       await this.#ctx.queue.forget(this.callId);
     } catch (error) {
@@ -582,17 +630,17 @@ export class CallSession {
 
   /** A phone is ringing for this call: a taker's, or the overflow target's. */
   #ringing(): boolean {
-    return this.state === 'offered' || this.state === 'overflowing';
+    return !this.#detached && (this.state === 'offered' || this.state === 'overflowing');
   }
 
   /** The caller is on hold: waiting in the queue or while a phone rings for them. */
   #waiting(): boolean {
-    return this.state === 'queued' || this.#ringing();
+    return !this.#detached && (this.state === 'queued' || this.#ringing());
   }
 
   /** Re-reads the state after an await (TypeScript would keep the narrowing from before it). */
   #is(state: CallState): boolean {
-    return this.#snapshot.state === state;
+    return !this.#detached && this.#snapshot.state === state;
   }
 
   #transition(to: CallState): void {
@@ -604,7 +652,7 @@ export class CallSession {
     const snapshot = this.#snapshot;
     snapshot.pendingEvents.push({
       callId: this.callId,
-      seq: snapshot.nextSeq++,
+      seq: 0, // numbered when written, from a counter every instance shares
       at: new Date(this.#ctx.now()),
       type,
       state: snapshot.state,
@@ -630,12 +678,21 @@ export class CallSession {
 
   async #flush(): Promise<void> {
     const snapshot = this.#snapshot;
-    if (snapshot.pendingEvents.length === 0) return;
+    // Once detached, the new owner writes this call's record; a stale write here could win.
+    if (snapshot.pendingEvents.length === 0 || this.#detached) return;
     const events = snapshot.pendingEvents;
     snapshot.pendingEvents = [];
-    snapshot.record.version += 1;
     try {
+      const unnumbered = events.filter((event) => event.seq === 0);
+      const { version, firstSeq } = await this.#ctx.queue.reserveRecordSlots(this.callId, unnumbered.length);
+      unnumbered.forEach((event, i) => {
+        event.seq = firstSeq + i;
+      });
+      snapshot.record.version = version;
       await this.#ctx.recorder.write({ record: { ...snapshot.record }, events });
+      // An instance adopting the call must not write these again.
+      this.#saveSnapshot();
+      if (this.state === 'ended' && snapshot.pendingEvents.length === 0) await this.#forget();
     } catch (error) {
       // Keep them for the next write: a record is delayed, never dropped.
       snapshot.pendingEvents = [...events, ...snapshot.pendingEvents];
@@ -648,7 +705,7 @@ export class CallSession {
   }
 
   #saveSnapshot(): void {
-    if (this.state === 'ended') return;
+    if (this.state === 'ended' || this.#detached) return;
     this.#ctx.queue.saveSnapshot(this.callId, serializeSnapshot(this.#snapshot)).catch((error: unknown) => {
       this.#ctx.logger.warn({ err: error, callId: this.callId }, 'could not save the call snapshot');
     });

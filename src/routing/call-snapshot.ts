@@ -34,9 +34,8 @@ export interface CallSnapshot {
   /** Where the call overflowed to, once it has. */
   overflowTarget: string | null;
   record: CallRecord;
-  /** Events not yet handed to the record writer. */
+  /** Events not yet handed to the record writer (seq 0 until the write numbers them). */
   pendingEvents: CallEvent[];
-  nextSeq: number;
 }
 
 const DATE_FIELDS = ['arrivedAt', 'answeredAt', 'queuedAt', 'offeredAt', 'connectedAt', 'endedAt'] as const;
