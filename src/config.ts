@@ -12,6 +12,13 @@ export interface Config {
     readonly app: string;
     readonly requestTimeoutMs: number;
   };
+  /** AMI for softphone presence (ContactStatus); null: ARI endpoint state only. */
+  readonly ami: {
+    readonly host: string;
+    readonly port: number;
+    readonly username: string;
+    readonly secret: string;
+  } | null;
   readonly databaseUrl: string;
   readonly redis: { readonly url: string; readonly keyPrefix: string };
   readonly calls: {
@@ -45,6 +52,8 @@ interface Variable<T> {
   readonly fallback?: string;
   readonly expected: string;
   readonly parse: (raw: string) => T | undefined;
+  /** Never echoed in an error message (passwords, URLs with credentials). */
+  readonly secret?: boolean;
 }
 
 const text = (name: string, fallback?: string): Variable<string> => ({
@@ -117,6 +126,31 @@ const dialTarget = (name: string): Variable<string | null> => ({
   },
 });
 
+type AmiTarget = { host: string; port: number; username: string; secret: string };
+
+/** `ami://user:secret@host:5038`, or `none`. */
+const amiUrl = (name: string): Variable<AmiTarget | null> => ({
+  name,
+  fallback: 'none',
+  expected: 'none, or a URL such as ami://siaga112:secret@127.0.0.1:5038',
+  parse: (raw) => {
+    const value = raw.trim();
+    if (value === 'none') return null;
+    try {
+      const url = new URL(value);
+      if (url.protocol !== 'ami:' || !url.hostname || !url.username || !url.password) return undefined;
+      return {
+        host: url.hostname.replace(/^\[|\]$/g, ''),
+        port: url.port ? Number(url.port) : 5038,
+        username: decodeURIComponent(url.username),
+        secret: decodeURIComponent(url.password),
+      };
+    } catch {
+      return undefined;
+    }
+  },
+});
+
 function read<T>(env: Env, variable: Variable<T>): T {
   const raw = env[variable.name];
   const source = raw === undefined || raw === '' ? variable.fallback : raw;
@@ -126,7 +160,7 @@ function read<T>(env: Env, variable: Variable<T>): T {
   const value = variable.parse(source);
   if (value === undefined) {
     throw new ConfigError(
-      `${variable.name} is invalid: expected ${variable.expected}, got ${JSON.stringify(source)}`,
+      `${variable.name} is invalid: expected ${variable.expected}, got ${variable.secret ? 'a value not shown here (it may hold a secret)' : JSON.stringify(source)}`,
     );
   }
   return value;
@@ -144,10 +178,11 @@ export const variables = {
   httpPort: integer('HTTP_PORT', 3112, 0, 65535),
   ariUrl: url('ARI_URL', ['http:', 'https:'], 'http://127.0.0.1:8088'),
   ariUsername: text('ARI_USERNAME'),
-  ariPassword: text('ARI_PASSWORD'),
+  ariPassword: { ...text('ARI_PASSWORD'), secret: true },
   ariApp: text('ARI_APP', 'siaga112'),
   ariRequestTimeoutMs: integer('ARI_REQUEST_TIMEOUT_MS', 3000, 100, 60000),
-  databaseUrl: url('DATABASE_URL', ['postgres:', 'postgresql:']),
+  amiUrl: { ...amiUrl('AMI_URL'), secret: true },
+  databaseUrl: { ...url('DATABASE_URL', ['postgres:', 'postgresql:']), secret: true },
   redisUrl: url('REDIS_URL', ['redis:', 'rediss:'], 'redis://127.0.0.1:6379'),
   redisKeyPrefix: text('REDIS_KEY_PREFIX', 'siaga112'),
   greetingMedia: list('GREETING_MEDIA', 'sound:siaga112/greeting'),
@@ -178,6 +213,7 @@ export function loadConfig(env: Env = process.env): Config {
       app: read(env, v.ariApp),
       requestTimeoutMs: read(env, v.ariRequestTimeoutMs),
     },
+    ami: read(env, v.amiUrl),
     databaseUrl: read(env, v.databaseUrl),
     redis: { url: read(env, v.redisUrl), keyPrefix: read(env, v.redisKeyPrefix) },
     calls: {

@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { Redis } from 'ioredis';
 import { sql } from 'kysely';
+import { AmiPresence } from './ami/ami-presence.ts';
 import { buildApp } from './api/build-app.ts';
 import { AriClientAdapter } from './ari/ari-client-adapter.ts';
 import type { Config } from './config.ts';
@@ -111,12 +112,20 @@ export async function startService(
       .catch((error: unknown) => logger.warn({ err: error }, 'could not publish a notice'));
   }
   center.start();
+  // AMI's ContactStatus is a second witness of softphone reachability (chan_pjsip qualify).
+  const ami = config.ami
+    ? new AmiPresence({ ...config.ami, logger: logger.child({ component: 'ami' }) })
+    : null;
+  ami?.start().catch((error: unknown) => {
+    logger.error({ err: error }, 'AMI not available; softphone presence from ARI only until it is');
+  });
   const presence = new SoftphonePresence({
     ari,
     queue,
     logger: logger.child({ component: 'presence' }),
     notify: publishNotice,
     requestDispatch: () => center.requestDispatch(),
+    sources: ami ? [ami] : [],
   });
   presence.start();
   // Only the lease holder listens to Asterisk; the others stand by and serve the API.
@@ -180,6 +189,7 @@ export async function startService(
         await app.close();
         center.stop();
         presence.stop();
+        await ami?.close();
         await lease.stop();
         await leadership;
         await ari.close();

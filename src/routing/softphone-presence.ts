@@ -38,6 +38,11 @@ export function reachabilityOf(endpoint: Pick<AriEndpoint, 'state'>): boolean | 
 export class SoftphonePresence {
   readonly #options: SoftphonePresenceOptions;
   readonly #unsubscribe: Array<() => void> = [];
+  /**
+   * What we last recorded per endpoint. Asterisk publishes an endpoint's state with every channel
+   * it gains or loses, so most reports repeat what we know; only changes go to Redis.
+   */
+  readonly #known = new Map<string, boolean>();
 
   constructor(options: SoftphonePresenceOptions) {
     this.#options = options;
@@ -70,9 +75,16 @@ export class SoftphonePresence {
   /** Records what a source said about `endpoint` and tells supervisors when a taker moved. */
   async apply(endpoint: string, reachable: boolean, source: string): Promise<void> {
     const { queue, logger, notify, requestDispatch } = this.#options;
+    if (this.#known.get(endpoint) === reachable) return;
+    this.#known.set(endpoint, reachable);
     try {
       const moved = await queue.setReachable(endpoint, reachable);
-      if (!moved || moved.previous === moved.state) return; // not a taker's phone, or nothing changed
+      if (!moved) {
+        // Not (yet) a taker's phone: ask again next time, a taker may log in on it meanwhile.
+        this.#known.delete(endpoint);
+        return;
+      }
+      if (moved.previous === moved.state) return;
       const at = (this.#options.now ?? Date.now)();
       if (!reachable) {
         logger.warn(
@@ -86,6 +98,7 @@ export class SoftphonePresence {
         requestDispatch();
       }
     } catch (error) {
+      this.#known.delete(endpoint);
       logger.error({ err: error, endpoint }, 'could not record softphone reachability');
     }
   }
@@ -93,6 +106,7 @@ export class SoftphonePresence {
   /** Events sent while we were not listening are lost: ask for the whole picture again. */
   async #resync(): Promise<void> {
     const { ari, logger, sources = [] } = this.#options;
+    this.#known.clear();
     try {
       await ari.subscribe('endpoint:PJSIP');
       for (const endpoint of await ari.listEndpoints()) {
@@ -100,13 +114,18 @@ export class SoftphonePresence {
         const reachable = reachabilityOf(endpoint);
         if (reachable !== null) await this.apply(endpointName(endpoint), reachable, `ari:${endpoint.state}`);
       }
-      for (const source of sources) {
+    } catch (error) {
+      logger.error({ err: error }, 'could not read softphone presence from ARI');
+    }
+    for (const source of sources) {
+      try {
         for (const [endpoint, reachable] of await source.listReachability()) {
           await this.apply(endpoint, reachable, 'ami:list');
         }
+      } catch (error) {
+        // The source lists again itself when it (re)connects and reports what changed.
+        logger.warn({ err: error }, 'could not read softphone presence from a second source');
       }
-    } catch (error) {
-      logger.error({ err: error }, 'could not read softphone presence');
     }
   }
 }

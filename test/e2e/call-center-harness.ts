@@ -35,6 +35,8 @@ export async function startCallCenter(
     databaseUrl?: (url: string) => string;
     env?: Record<string, string>;
     service?: ServiceOptions;
+    /** Also serve AMI from the emulator and point the service at it. */
+    ami?: boolean;
   } = {},
 ): Promise<CallCenterUnderTest> {
   const password = randomBytes(12).toString('hex');
@@ -42,6 +44,7 @@ export async function startCallCenter(
     username: 'siaga112',
     password,
     sounds: { [GREETING]: 400 },
+    ...(options.ami ? { ami: { username: 'siaga112', secret: password } } : {}),
   });
   const database = await createTestDatabase();
   const redisPrefix = testRedisPrefix('e2e');
@@ -56,6 +59,9 @@ export async function startCallCenter(
     HTTP_PORT: '0',
     LOG_LEVEL: process.env.SIAGA_TEST_LOG_LEVEL ?? 'silent',
     GREETING_MEDIA: GREETING,
+    ...(emulator.ami
+      ? { AMI_URL: `ami://siaga112:${password}@${emulator.ami.host}:${emulator.ami.port}` }
+      : {}),
     RING_TIMEOUT_SECONDS: '2',
     // Tests that are about wrap-up, announcements or overflow turn them on themselves.
     WRAP_UP_SECONDS: '0',

@@ -276,3 +276,43 @@ describe('overflow to another center', () => {
     expect(record).toMatchObject({ disposition: 'connected', takerId: 'taker1' });
   });
 });
+
+describe('softphone presence', () => {
+  it.each([
+    { via: 'ARI endpoint state', ami: false },
+    { via: 'ARI endpoint state and AMI ContactStatus', ami: true },
+  ])('takes a taker whose softphone is unreachable out of rotation and back ($via)', async ({ ami }) => {
+    center = await startCallCenter({ takers: 2, ami });
+    center.emulator.setEndpoint('PJSIP/taker1', { answer: 'after', delayMs: 10 });
+    center.emulator.setEndpoint('PJSIP/taker2', { answer: 'after', delayMs: 10 });
+    await center.makeAvailable('taker1');
+    await center.makeAvailable('taker2');
+
+    expect(center.emulator.setEndpointReachable('PJSIP/taker1', false)).toBe(true);
+    await eventually(
+      async () => (await center!.service.queue.getTaker('taker1'))?.reason === 'unreachable',
+      'taker1 out of rotation',
+    );
+    expect(await center.service.queue.getTaker('taker1')).toMatchObject({ state: 'break', reachable: false });
+    // taker1 has been idle longest, yet the call goes to taker2.
+    const call = center.emulator.placeCall({ from: '081200000001' });
+    await eventually(
+      async () => center!.emulator.snapshot().bridges.some((b) => b.channels.includes(call.channelId)),
+      'the caller bridged',
+    );
+    call.hangup();
+    expect((await recordsByCaller(center, 1)).get('081200000001')!.takerId).toBe('taker2');
+    expect(await center.service.notices.recent()).toContainEqual(
+      expect.objectContaining({ kind: 'softphone-unreachable', takerId: 'taker1' }),
+    );
+
+    center.emulator.setEndpointReachable('PJSIP/taker1', true);
+    await eventually(
+      async () => (await center!.service.queue.getTaker('taker1'))?.state === 'available',
+      'taker1 back in rotation',
+    );
+    expect(await center.service.notices.recent()).toContainEqual(
+      expect.objectContaining({ kind: 'softphone-reachable', takerId: 'taker1' }),
+    );
+  });
+});

@@ -29,8 +29,34 @@ describe('loadConfig', () => {
       'LOG_LEVEL is invalid: expected one of fatal, error, warn, info, debug, trace, silent',
     ],
     [{ GREETING_MEDIA: 'greeting.wav' }, 'GREETING_MEDIA is invalid'],
+    [{ OVERFLOW_TARGET: 'provincial' }, 'OVERFLOW_TARGET is invalid: expected none, or an endpoint'],
+    [{ ANNOUNCE_POSITION: 'yes' }, 'ANNOUNCE_POSITION is invalid: expected true or false, got "yes"'],
+    [{ AMI_URL: 'ami://127.0.0.1:5038' }, 'AMI_URL is invalid: expected none, or a URL such as'],
   ])('names the variable and what it expects: %j', (override, message) => {
     expect(() => loadConfig({ ...minimal, ...override })).toThrow(ConfigError);
     expect(() => loadConfig({ ...minimal, ...override })).toThrow(message);
+  });
+
+  it('never echoes a value that may hold a secret', () => {
+    for (const [name, value] of [
+      ['DATABASE_URL', 'mysql://admin:hunter2@db'],
+      ['AMI_URL', 'tcp://siaga112:hunter2@pbx:5038'],
+    ] as const) {
+      expect(() => loadConfig({ ...minimal, [name]: value })).toThrow(`${name} is invalid`);
+      expect(() => loadConfig({ ...minimal, [name]: value })).not.toThrow(/hunter2/);
+    }
+  });
+
+  it('reads the distribution settings and an AMI URL', () => {
+    const config = loadConfig({
+      ...minimal,
+      WRAP_UP_SECONDS: '0',
+      OVERFLOW_TARGET: 'PJSIP/0401312112@provincial',
+      AMI_URL: 'ami://siaga112:s%40cret@127.0.0.1',
+    });
+    expect(config.calls.wrapUpSeconds).toBe(0);
+    expect(config.calls.overflow).toEqual({ target: 'PJSIP/0401312112@provincial', afterSeconds: 120 });
+    expect(config.ami).toEqual({ host: '127.0.0.1', port: 5038, username: 'siaga112', secret: 's@cret' });
+    expect(config.distribution).toEqual({ agingSeconds: 60, skillFallbackSeconds: 20, leaderLeaseMs: 3000 });
   });
 });
