@@ -210,17 +210,28 @@ export class CallQueue {
     return (await scripts.connect.run(this.#redis, [this.#prefix, takerId, callId, this.#now()])) === 1;
   }
 
-  /** The call ended: the taker wraps up for `wrapUpMs`, then is available again by itself. */
-  async release(takerId: string, callId: string, wrapUpMs: number): Promise<TakerState | null> {
+  /**
+   * The call ended: the taker wraps up for `wrapUpMs`, then is available again by itself. A taker
+   * available at once is given the best waiting call in the same step (`assignment`).
+   */
+  async release(
+    takerId: string,
+    callId: string,
+    wrapUpMs: number,
+    options: { assign?: boolean } = {},
+  ): Promise<{ state: TakerState | null; assignment: Assignment | null }> {
     const now = this.#now();
-    const state = await scripts.release.run(this.#redis, [
+    const [leader, ...policy] = this.#policyArgs();
+    const [state, assignment] = (await scripts.release.run(this.#redis, [
       this.#prefix,
       takerId,
       callId,
       now,
       now + wrapUpMs,
-    ]);
-    return typeof state === 'string' && isTakerState(state) ? state : null;
+      options.assign === false ? '' : leader!,
+      ...policy,
+    ])) as [string, unknown];
+    return { state: asState(state), assignment: toAssignment(assignment) };
   }
 
   /**

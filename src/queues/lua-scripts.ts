@@ -237,18 +237,22 @@ return 1
 
 /**
  * release: the call ended; its taker goes to wrap-up until \`wrapUntil\` (or straight back to
- * available when that is not in the future), unless the taker has already moved on.
- * ARGV: P, takerId, callId, now, wrapUntil. Returns the taker's new state or false.
+ * available when that is not in the future), unless the taker has already moved on. A taker back
+ * to available is matched with the best waiting call in the same step (one round trip less
+ * between a taker hanging up and the next caller's ring).
+ * ARGV: P, takerId, callId, now, wrapUntil, then the policy arguments.
+ * Returns {new state or '', assignment or nil}.
  */
-export const RELEASE = `${COMMON}
+export const RELEASE = `${COMMON}${ASSIGN}
 local P, takerId, callId, now, wrapUntil = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4]), tonumber(ARGV[5])
-if redis.call('HGET', P .. ':taker:' .. takerId, 'callId') ~= callId then return false end
+${POLICY_ARGS(6)}
+if redis.call('HGET', P .. ':taker:' .. takerId, 'callId') ~= callId then return { '' } end
 if wrapUntil > now then
   move(P, takerId, 'wrap-up', now, '', callId, wrapUntil)
-  return 'wrap-up'
+  return { 'wrap-up' }
 end
 move(P, takerId, 'available', now, '', '', 0)
-return 'available'
+return { 'available', assign(P, now, leader, agingMs, fallbackMs, scan) }
 `;
 
 /**

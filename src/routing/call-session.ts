@@ -158,8 +158,10 @@ export class CallSession {
       trunk: session.#snapshot.record.trunk,
     });
     session.#log('queued', { priority: classification.level, category: classification.category });
-    session.#answered = session.#answerAndGreet();
+    // The queue first: a free taker's phone starts ringing one Redis round trip from now, while
+    // the answer and greeting requests go out.
     void session.#enqueue();
+    session.#answered = session.#answerAndGreet();
     return session;
   }
 
@@ -583,9 +585,19 @@ export class CallSession {
       if (offer) cleanup.push(this.#ignoreGone(ari.hangup(offer.channelId)));
     }
     if (previous === 'connected') {
-      const otherLeg = endedBy === 'taker' ? snapshot.callerChannelId : snapshot.takerChannelId;
-      if (otherLeg) cleanup.push(this.#ignoreGone(ari.hangup(otherLeg)));
-      if (record.takerId) cleanup.push(this.#releaseTaker(record.takerId));
+      const { takerId } = record;
+      const takerLeg = snapshot.takerChannelId;
+      if (endedBy === 'taker' || !takerLeg) {
+        // The taker's phone has hung up already: free them first, so a waiting call rings at once.
+        if (takerId) cleanup.push(this.#releaseTaker(takerId));
+      } else {
+        // Free the taker only once their leg is hung up: their phone never holds two calls.
+        cleanup.push(
+          this.#ignoreGone(ari.hangup(takerLeg)).then(() =>
+            takerId ? this.#releaseTaker(takerId) : undefined,
+          ),
+        );
+      }
     }
     if (snapshot.bridgeId) cleanup.push(this.#ignoreGone(ari.destroyBridge(snapshot.bridgeId)));
     if (endedBy !== 'caller') cleanup.push(this.#ignoreGone(ari.hangup(snapshot.callerChannelId)));
@@ -611,7 +623,10 @@ export class CallSession {
   /** The taker wraps up, then is available again by itself (the queue promotes them when due). */
   async #releaseTaker(takerId: string): Promise<void> {
     const wrapUpMs = this.#ctx.settings.wrapUpSeconds * 1000;
-    const state = await this.#ctx.queue.release(takerId, this.callId, wrapUpMs);
+    const { state, assignment } = await this.#ctx.queue.release(takerId, this.callId, wrapUpMs, {
+      assign: this.#ctx.mayAssign(),
+    });
+    if (assignment) this.#ctx.deliver(assignment);
     if (state === 'available') this.#ctx.requestDispatch();
     else if (state === 'wrap-up') this.#ctx.requestDispatchAt(this.#ctx.now() + wrapUpMs);
   }

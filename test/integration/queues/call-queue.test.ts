@@ -141,11 +141,23 @@ describe('the call queue in Redis', () => {
     const a = await queue.enqueue('c1', place(1, clock), '{}');
     expect(await queue.connect('t1', 'c1')).toBe(true);
     expect(a?.takerId).toBe('t1');
-    expect(await queue.release('t1', 'c1', 30_000)).toBe('wrap-up');
+    expect(await queue.release('t1', 'c1', 30_000)).toEqual({ state: 'wrap-up', assignment: null });
     await queue.enqueue('c2', place(1, clock), '{}');
     expect(await queue.dispatch()).toBeNull();
     clock += 30_000;
     expect(await queue.dispatch()).toMatchObject({ callId: 'c2', takerId: 't1' });
+  });
+
+  it('gives a taker freed without wrap-up the next waiting call in the same step', async () => {
+    await available('t1');
+    await queue.enqueue('c1', place(1, clock), '{}');
+    await queue.connect('t1', 'c1');
+    await queue.enqueue('c2', place(1, clock), '{}');
+    expect(await queue.release('t1', 'c1', 0)).toMatchObject({
+      state: 'available',
+      assignment: { callId: 'c2', takerId: 't1' },
+    });
+    expect((await queue.getTaker('t1'))?.state).toBe('reserved');
   });
 
   it('refuses a desk change for a taker who is being offered a call or is on one', async () => {
