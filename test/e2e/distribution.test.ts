@@ -316,3 +316,49 @@ describe('softphone presence', () => {
     );
   });
 });
+
+describe('while a caller waits', () => {
+  it('plays the hold announcement every interval, then music again, and stops it when a taker answers', async () => {
+    center = await startCallCenter({
+      takers: 1,
+      env: {
+        ANNOUNCE_INTERVAL_SECONDS: '1',
+        ANNOUNCE_POSITION: 'true',
+        ANNOUNCE_MEDIA: 'sound:siaga112/please-hold',
+      },
+    });
+    const announcements: Array<{ id: string; media: string }> = [];
+    center.emulator.on('event', ({ event }) => {
+      const e = event as { type: string; playback?: { id: string; media_uri: string } };
+      if (e.type === 'PlaybackStarted' && e.playback?.id.includes('-announce-')) {
+        announcements.push({ id: e.playback.id, media: e.playback.media_uri });
+      }
+    });
+    const holdMusic: number[] = [];
+    center.emulator.on('request', ({ method, path, status }) => {
+      if (method === 'POST' && path.endsWith('/moh') && status === 204) holdMusic.push(announcements.length);
+    });
+    center.emulator.setEndpoint('PJSIP/taker1', { answer: 'after', delayMs: 10 });
+    const call = center.emulator.placeCall({ from: '081200000001' });
+    await eventually(() => announcements.length >= 2, 'two announcements', 15_000);
+    // Music after the greeting (no announcement yet), and again after each announcement.
+    expect(holdMusic.slice(0, 2)).toEqual([0, 1]);
+    expect(announcements[0]).toMatchObject({ media: 'sound:siaga112/please-hold' });
+    expect(new Set(announcements.map((a) => a.id)).size).toBe(announcements.length);
+
+    await center.makeAvailable('taker1');
+    await eventually(
+      async () => center!.emulator.snapshot().bridges.some((b) => b.channels.includes(call.channelId)),
+      'the caller bridged',
+    );
+    const heard = announcements.length;
+    call.hangup();
+    const record = (await recordsByCaller(center, 1)).get('081200000001')!;
+    const events = await center.calls.listCallEvents(record.id);
+    expect(events.filter((e) => e.type === 'announced').length).toBeGreaterThanOrEqual(2);
+    // Nothing announced after the taker answered.
+    const connectedSeq = events.find((e) => e.type === 'connected')!.seq;
+    expect(events.filter((e) => e.type === 'announced' && e.seq > connectedSeq)).toEqual([]);
+    expect(announcements).toHaveLength(heard);
+  });
+});
