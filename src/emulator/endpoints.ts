@@ -203,6 +203,14 @@ function knownTechnologies(core: EmulatorCore): string[] {
 const SCHEMES = ['channel:', 'bridge:', 'endpoint:', 'deviceState:'] as const;
 const notImplemented = errorResult(501, 'Not implemented in the siaga112 emulator');
 
+/** The endpoint id of an `endpoint:` event source, or the error Asterisk (or the emulator) gives. */
+function endpointSourceId(uri: string): string | HandlerResult {
+  const scheme = SCHEMES.find((s) => uri.startsWith(s));
+  if (!scheme) return errorResult(400, 'Invalid event source URI scheme');
+  if (scheme !== 'endpoint:') return notImplemented;
+  return uri.slice(scheme.length);
+}
+
 /**
  * `stasis_app_subscribe`: each event source in order (earlier ones stay subscribed when a later
  * one fails). Only `endpoint:` sources are emulated. Undefined on success.
@@ -213,10 +221,8 @@ export function subscribeEventSources(
   uris: string[],
 ): HandlerResult | undefined {
   for (const uri of uris) {
-    const scheme = SCHEMES.find((s) => uri.startsWith(s));
-    if (!scheme) return errorResult(400, 'Invalid event source URI scheme');
-    if (scheme !== 'endpoint:') return notImplemented;
-    const id = uri.slice(scheme.length);
+    const id = endpointSourceId(uri);
+    if (typeof id !== 'string') return id;
     if (!eventSourceExists(core, id)) return errorResult(422, 'Event source does not exist');
     let ids = core.endpointSubscriptions.get(app);
     if (!ids) {
@@ -238,10 +244,8 @@ export function unsubscribeEventSources(
   uris: string[],
 ): HandlerResult | undefined {
   for (const uri of uris) {
-    const scheme = SCHEMES.find((s) => uri.startsWith(s));
-    if (!scheme) return errorResult(400, 'Invalid event source URI scheme');
-    if (scheme !== 'endpoint:') return notImplemented;
-    const id = uri.slice(scheme.length);
+    const id = endpointSourceId(uri);
+    if (typeof id !== 'string') return id;
     const ids = core.endpointSubscriptions.get(app);
     const count = ids?.get(id) ?? 0;
     if (!ids || count === 0) return errorResult(422, 'Event source was not subscribed to');

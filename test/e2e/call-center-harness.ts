@@ -124,3 +124,18 @@ export async function eventually<T>(
     await new Promise((resolve) => setTimeout(resolve, 25));
   }
 }
+
+/** Waits until the caller's channel is in a bridge with another channel (a person on the line). */
+export async function untilBridged(
+  c: CallCenterUnderTest,
+  call: { channelId: string },
+  what = 'the caller bridged',
+): Promise<void> {
+  await eventually(
+    () =>
+      c.emulator
+        .snapshot()
+        .bridges.some((b) => b.channels.includes(call.channelId) && b.channels.length === 2),
+    what,
+  );
+}

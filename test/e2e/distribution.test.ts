@@ -4,7 +4,12 @@ import type { CallRecord } from '../../src/records/call-record.ts';
 import { createTakerEventRepository } from '../../src/records/taker-event-repository.ts';
 import { createTakerRepository } from '../../src/records/taker-repository.ts';
 import type { CallClassification } from '../../src/routing/call-session.ts';
-import { type CallCenterUnderTest, eventually, startCallCenter } from './call-center-harness.ts';
+import {
+  type CallCenterUnderTest,
+  eventually,
+  startCallCenter,
+  untilBridged,
+} from './call-center-harness.ts';
 
 let center: CallCenterUnderTest | undefined;
 afterEach(async () => {
@@ -215,10 +220,7 @@ describe('overflow to another center', () => {
     center = await startCallCenter({ takers: 1, env: { OVERFLOW_TARGET: PROVINCIAL } });
     center.emulator.setEndpoint(PROVINCIAL, { answer: 'after', delayMs: 20 });
     const call = center.emulator.placeCall({ from: '081200000001' });
-    await eventually(
-      async () => center!.emulator.snapshot().bridges.some((b) => b.channels.includes(call.channelId)),
-      'the caller bridged with the provincial center',
-    );
+    await untilBridged(center, call, 'the caller bridged with the provincial center');
     call.hangup();
     const record = (await recordsByCaller(center, 1)).get('081200000001')!;
     expect(record).toMatchObject({ disposition: 'overflowed', takerId: null, connectedAt: null });
@@ -243,10 +245,7 @@ describe('overflow to another center', () => {
     });
     expect(reply.statusCode).toBe(200);
     const call = center.emulator.placeCall({ from: '081200000001' });
-    await eventually(
-      async () => center!.emulator.snapshot().bridges.some((b) => b.channels.includes(call.channelId)),
-      'the caller bridged with the provincial center',
-    );
+    await untilBridged(center, call, 'the caller bridged with the provincial center');
     call.hangup();
     const record = (await recordsByCaller(center, 1)).get('081200000001')!;
     expect(record.disposition).toBe('overflowed');
@@ -267,10 +266,7 @@ describe('overflow to another center', () => {
     }, 'the overflow attempt to fail');
     await waitingCount(center, 1);
     await center.makeAvailable('taker1');
-    await eventually(
-      async () => center!.emulator.snapshot().bridges.some((b) => b.channels.includes(call.channelId)),
-      'the caller bridged with taker1',
-    );
+    await untilBridged(center, call, 'the caller bridged with taker1');
     call.hangup();
     const record = (await recordsByCaller(center, 1)).get('081200000001')!;
     expect(record).toMatchObject({ disposition: 'connected', takerId: 'taker1' });
@@ -296,10 +292,7 @@ describe('softphone presence', () => {
     expect(await center.service.queue.getTaker('taker1')).toMatchObject({ state: 'break', reachable: false });
     // taker1 has been idle longest, yet the call goes to taker2.
     const call = center.emulator.placeCall({ from: '081200000001' });
-    await eventually(
-      async () => center!.emulator.snapshot().bridges.some((b) => b.channels.includes(call.channelId)),
-      'the caller bridged',
-    );
+    await untilBridged(center, call, 'the caller bridged');
     call.hangup();
     expect((await recordsByCaller(center, 1)).get('081200000001')!.takerId).toBe('taker2');
     expect(await center.service.notices.recent()).toContainEqual(
@@ -347,10 +340,7 @@ describe('while a caller waits', () => {
     expect(new Set(announcements.map((a) => a.id)).size).toBe(announcements.length);
 
     await center.makeAvailable('taker1');
-    await eventually(
-      async () => center!.emulator.snapshot().bridges.some((b) => b.channels.includes(call.channelId)),
-      'the caller bridged',
-    );
+    await untilBridged(center, call, 'the caller bridged');
     const heard = announcements.length;
     call.hangup();
     const record = (await recordsByCaller(center, 1)).get('081200000001')!;
