@@ -290,6 +290,7 @@ export class CallSession {
     }
     if (this.state === 'connected') {
       if (snapshot.takerChannelId && !liveChannelIds.has(snapshot.takerChannelId)) await this.#end('taker');
+      else await this.#ensureBridged();
       return;
     }
     if (this.#ringing() && snapshot.offer) {
@@ -469,30 +470,46 @@ export class CallSession {
     this.#saveSnapshot();
     if (offer.takerId) void this.#ctx.queue.connect(offer.takerId, this.callId);
 
-    const ari = this.#ctx.ari;
-    const callerId = snapshot.callerChannelId;
     if (!(await this.#answered) || !this.#is('connected')) return;
+    await this.#bridge([snapshot.callerChannelId, offer.channelId]);
+  }
+
+  /** Joins `channelIds` in the call's bridge, after the caller's greeting and hold stop. */
+  async #bridge(channelIds: string[]): Promise<void> {
+    const ari = this.#ctx.ari;
+    const snapshot = this.#snapshot;
+    const bridgeId = snapshot.bridgeId ?? `${this.callId}-bridge`;
+    snapshot.bridgeId = bridgeId;
     await Promise.all([
       this.#ignoreGone(ari.stopPlayback(this.#greetingId)),
       ...(snapshot.announcements > 0 ? [this.#ignoreGone(ari.stopPlayback(this.#announcementId))] : []),
-      this.#ignoreGone(ari.stopMoh(callerId)),
-      this.#ignoreGone(ari.createBridge(snapshot.bridgeId, `siaga112 ${this.callId}`)),
+      this.#ignoreGone(ari.stopMoh(snapshot.callerChannelId)),
+      // Creating a bridge that exists is an update in Asterisk: safe to repeat after a takeover.
+      this.#ignoreGone(ari.createBridge(bridgeId, `siaga112 ${this.callId}`)),
     ]);
     if (!this.#is('connected')) {
       // Ended meanwhile. #end destroyed the bridge, but our create may have landed after that.
-      if (this.state === 'ended' && !this.#detached)
-        await this.#ignoreGone(ari.destroyBridge(snapshot.bridgeId));
+      if (this.state === 'ended' && !this.#detached) await this.#ignoreGone(ari.destroyBridge(bridgeId));
       return;
     }
     try {
-      await ari.addChannels(snapshot.bridgeId, [callerId, offer.channelId]);
-      this.#log('bridged', { bridgeId: snapshot.bridgeId });
+      await ari.addChannels(bridgeId, channelIds);
+      this.#log('bridged', { bridgeId });
     } catch (error) {
       // One leg left while we bridged (a normal race): its hangup event ends the call.
       const race = isAriError(error, 'not-found') || isAriError(error, 'not-in-stasis');
       this.#ctx.logger[race ? 'info' : 'warn']({ err: error, callId: this.callId }, 'bridging failed');
       this.#log('bridge-failed', { error: isAriError(error) ? error.code : String(error) });
     }
+  }
+
+  /** A connected call adopted from another instance: finish the bridging it may not have done. */
+  async #ensureBridged(): Promise<void> {
+    const { callerChannelId, takerChannelId, bridgeId } = this.#snapshot;
+    if (!takerChannelId) return;
+    const bridge = bridgeId ? (await this.#ctx.ari.listBridges()).find((b) => b.id === bridgeId) : undefined;
+    const missing = [callerChannelId, takerChannelId].filter((id) => !bridge?.channels.includes(id));
+    if (missing.length > 0) await this.#bridge(missing);
   }
 
   /**

@@ -1,5 +1,10 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { type CallCenterUnderTest, eventually, startCallCenter } from './call-center-harness.ts';
+import {
+  type CallCenterUnderTest,
+  eventually,
+  startCallCenter,
+  untilBridged,
+} from './call-center-harness.ts';
 
 let center: CallCenterUnderTest | undefined;
 afterEach(async () => {
@@ -72,5 +77,31 @@ describe('losing Asterisk and restarting siaga112 mid-call', () => {
     const events = await center.calls.listCallEvents(rows[0]!.id);
     expect(events.map((e) => e.type)).toContain('adopted');
     expect(events.map((e) => e.seq)).toEqual(events.map((_, i) => i + 1));
+  });
+
+  it('finishes the bridging of a connected call that Asterisk no longer has bridged after a reconnect', async () => {
+    center = await startCallCenter({ takers: 1 });
+    center.emulator.setEndpoint('PJSIP/taker1', { answer: 'after', delayMs: 20 });
+    await center.makeAvailable('taker1');
+    const call = center.emulator.placeCall({ from: '081234567890' });
+    await untilBridged(center, call);
+    // As if the owner died between answering and bridging: the caller is out of the bridge.
+    const bridge = center.emulator.snapshot().bridges.find((b) => b.channels.includes(call.channelId))!;
+    const auth = `Basic ${Buffer.from(`${center.env.ARI_USERNAME}:${center.env.ARI_PASSWORD}`).toString('base64')}`;
+    const removed = await fetch(
+      `${center.emulator.url}/ari/bridges/${bridge.id}/removeChannel?channel=${call.channelId}`,
+      { method: 'POST', headers: { authorization: auth } },
+    );
+    expect(removed.status).toBe(204);
+    expect(center.emulator.snapshot().bridges.find((b) => b.id === bridge.id)?.channels).toHaveLength(1);
+
+    center.emulator.dropWebSockets();
+    await untilBridged(center, call, 'the caller back in the bridge after the reconcile');
+    call.hangup();
+    const rows = await eventually(async () => {
+      const list = await callRows(center!);
+      return list[0]?.disposition ? list : undefined;
+    }, 'the call record');
+    expect(rows).toMatchObject([{ disposition: 'connected', taker_id: 'taker1' }]);
   });
 });
