@@ -1,6 +1,7 @@
 import type { Migration } from 'kysely/migration';
 import * as initial from './2026-11-23-0001-initial.ts';
 import * as takerEvents from './2026-11-23-0002-taker-events.ts';
+import * as screening from './2026-11-23-0003-screening.ts';
 
 /**
  * Every migration, imported statically so the set is the same from the TypeScript sources and
@@ -10,4 +11,5 @@ import * as takerEvents from './2026-11-23-0002-taker-events.ts';
 export const migrations: Readonly<Record<string, Migration>> = {
   '2026-11-23-0001-initial': initial,
   '2026-11-23-0002-taker-events': takerEvents,
+  '2026-11-23-0003-screening': screening,
 };

@@ -10,7 +10,7 @@ import {
   SET_TAKER_STATE,
   WITHDRAW,
 } from './lua-scripts.ts';
-import { RedisScript } from './redis-script.ts';
+import { execAll, RedisScript } from './redis-script.ts';
 import { isTakerState, type TakerState } from './taker-state.ts';
 
 /** 0 urgent, 1 normal, 2 low: strict between levels, first come first served within one. */
@@ -307,11 +307,11 @@ export class CallQueue {
       pipeline.zrange(`${this.#prefix}:waiting:${level}`, '0', '-1', 'WITHSCORES');
     }
     pipeline.hgetall(`${this.#prefix}:waiting:category`);
-    const replies = (await pipeline.exec()) ?? [];
-    const categories = (replies[3]?.[1] ?? {}) as Record<string, string>;
+    const replies = await execAll(pipeline);
+    const categories = (replies[3] ?? {}) as Record<string, string>;
     const calls: WaitingCall[] = [];
     for (const level of [0, 1, 2] as const) {
-      const flat = (replies[level]?.[1] ?? []) as string[];
+      const flat = (replies[level] ?? []) as string[];
       for (let i = 0; i < flat.length; i += 2) {
         const callId = flat[i]!;
         const category = categories[callId];
@@ -333,7 +333,7 @@ export class CallQueue {
       pipeline.zrank(`${this.#prefix}:waiting:${level}`, callId);
       pipeline.zcard(`${this.#prefix}:waiting:${level}`);
     }
-    const replies = ((await pipeline.exec()) ?? []).map(([, value]) => value as number | null);
+    const replies = (await execAll(pipeline)) as Array<number | null>;
     let ahead = 0;
     for (let level = 0; level < 3; level++) {
       const rank = replies[level * 2];
@@ -353,14 +353,15 @@ export class CallQueue {
     eventCount: number,
   ): Promise<{ version: number; firstSeq: number }> {
     const key = `${this.#prefix}:callrec:${callId}`;
-    const replies = await this.#redis
-      .multi()
-      .hincrby(key, 'version', 1)
-      .hincrby(key, 'seq', eventCount)
-      .expire(key, RECORD_COUNTER_TTL_SECONDS)
-      .exec();
-    const version = Number(replies?.[0]?.[1]);
-    const lastSeq = Number(replies?.[1]?.[1]);
+    const replies = await execAll(
+      this.#redis
+        .multi()
+        .hincrby(key, 'version', 1)
+        .hincrby(key, 'seq', eventCount)
+        .expire(key, RECORD_COUNTER_TTL_SECONDS),
+    );
+    const version = Number(replies[0]);
+    const lastSeq = Number(replies[1]);
     if (!Number.isInteger(version) || !Number.isInteger(lastSeq)) {
       throw new Error(`could not reserve record numbers for call ${callId}`);
     }
@@ -369,11 +370,12 @@ export class CallQueue {
 
   /** Keeps a live call's snapshot so any instance can re-adopt the call after a restart. */
   async saveSnapshot(callId: string, snapshot: string): Promise<void> {
-    await this.#redis
-      .multi()
-      .set(`${this.#prefix}:call:${callId}`, snapshot)
-      .sadd(`${this.#prefix}:calls`, callId)
-      .exec();
+    await execAll(
+      this.#redis
+        .multi()
+        .set(`${this.#prefix}:call:${callId}`, snapshot)
+        .sadd(`${this.#prefix}:calls`, callId),
+    );
   }
 
   async listSnapshots(): Promise<string[]> {
@@ -392,7 +394,7 @@ export class CallQueue {
       .hdel(`${this.#prefix}:offers`, callId)
       .hdel(`${this.#prefix}:waiting:category`, callId);
     for (const level of [0, 1, 2]) multi.zrem(`${this.#prefix}:waiting:${level}`, callId);
-    await multi.exec();
+    await execAll(multi);
   }
 
   #policyArgs(): Array<string | number> {

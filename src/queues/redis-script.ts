@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import type { ChainableCommander, Redis } from 'ioredis';
 
 /** A Lua script run by SHA, loaded on first use and again after Redis forgets it (restart). */
 export class RedisScript {
@@ -19,4 +19,17 @@ export class RedisScript {
       return redis.eval(this.#lua, 0, ...args);
     }
   }
+}
+
+/**
+ * Runs a pipeline or MULTI and returns the replies, throwing the first command error: ioredis
+ * reports those in place instead of rejecting, and a silently empty reply would read as "no
+ * calls waiting" or "a clean caller".
+ */
+export async function execAll(batch: ChainableCommander): Promise<unknown[]> {
+  const replies = await batch.exec();
+  if (!replies) throw new Error('Redis transaction aborted');
+  const failed = replies.find(([error]) => error);
+  if (failed) throw failed[0];
+  return replies.map(([, value]) => value);
 }

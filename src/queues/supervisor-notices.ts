@@ -1,4 +1,5 @@
 import type { Redis } from 'ioredis';
+import { execAll } from './redis-script.ts';
 
 /** Something a supervisor must see now: a missed offer, a phone gone, a call overflowed. */
 export interface SupervisorNotice {
@@ -26,12 +27,13 @@ export class SupervisorNotices {
 
   async publish(notice: SupervisorNotice): Promise<void> {
     const text = JSON.stringify(notice);
-    await this.#redis
-      .multi()
-      .lpush(`${this.#prefix}:notices`, text)
-      .ltrim(`${this.#prefix}:notices`, 0, KEEP - 1)
-      .publish(`${this.#prefix}:supervisor`, text)
-      .exec();
+    await execAll(
+      this.#redis
+        .multi()
+        .lpush(`${this.#prefix}:notices`, text)
+        .ltrim(`${this.#prefix}:notices`, 0, KEEP - 1)
+        .publish(`${this.#prefix}:supervisor`, text),
+    );
   }
 
   async recent(limit = 50): Promise<SupervisorNotice[]> {

@@ -14,6 +14,24 @@ export type Disposition =
   | 'failed' // siaga112 or Asterisk could not handle it (the reason is in the events)
   | 'lost'; // the channel vanished (Asterisk restarted) before the call ended normally
 
+/** What a call taker judged an answered call to be. */
+export type Verdict = 'genuine' | 'prank' | 'silent' | 'misdial' | 'info';
+export const VERDICTS: readonly Verdict[] = ['genuine', 'prank', 'silent', 'misdial', 'info'];
+
+/**
+ * What screening decided for a call: `connect` (normal), `connect-low` (lower priority),
+ * `challenge` (a key press proves a person is there first), `warn-and-release` (a recorded
+ * warning about misuse of 112, then hang up).
+ */
+export type ScreeningDecision = 'connect' | 'connect-low' | 'challenge' | 'warn-and-release';
+
+/** Screening's decision on the call, with its score and reasons a person can read. */
+export interface ScreeningOutcome {
+  decision: ScreeningDecision;
+  score: number;
+  reasons: string[];
+}
+
 /** What kind of caller ID the trunk delivered; only `e164` is a number we can trust to call back. */
 export type CallerIdKind = 'e164' | 'anonymous' | 'empty' | 'invalid';
 
@@ -45,6 +63,8 @@ export interface CallRecord {
   waitMs: number | null;
   /** Connected to ended. */
   talkMs: number | null;
+  /** Null until screened (or when screening was skipped: it fails open). */
+  screening: ScreeningOutcome | null;
 }
 
 export interface CallEvent {

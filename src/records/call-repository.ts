@@ -1,5 +1,5 @@
 import { type Insertable, type Kysely, type Selectable, sql } from 'kysely';
-import type { CallEvent, CallRecord, CallRecordUpdate } from './call-record.ts';
+import type { CallEvent, CallRecord, CallRecordUpdate, Disposition, Verdict } from './call-record.ts';
 import type { CallEventsTable, CallsTable, Database } from './database.ts';
 
 /** What one `applyUpdates` changed: rows inserted or moved forward, events newly stored. */
@@ -19,6 +19,31 @@ export interface CallRepository {
   /** The call's events in `seq` order. */
   listCallEvents(callId: string): Promise<CallEvent[]>;
   countCalls(): Promise<number>;
+  /**
+   * Records a call taker's verdict on an answered call (a later verdict replaces an earlier one).
+   * Undefined when there is no such call; `answered` false when nobody answered it (no verdict
+   * is stored then).
+   */
+  setVerdict(
+    callId: string,
+    verdict: Verdict,
+    by: string,
+    at: Date,
+  ): Promise<{ answered: boolean; callerNumber: string | null } | undefined>;
+  /** A caller's calls since `since`, for rebuilding screening history. */
+  listCallerCalls(
+    callerNumber: string,
+    since: Date,
+  ): Promise<
+    Array<{
+      id: string;
+      arrivedAt: Date;
+      verdict: Verdict | null;
+      verdictAt: Date | null;
+      disposition: Disposition | null;
+      endedAt: Date | null;
+    }>
+  >;
 }
 
 // Postgres allows 65,535 bind parameters per statement; these keep a multi-row insert well under.
@@ -33,7 +58,7 @@ export function storableText(value: string): string {
   return value.toWellFormed().replaceAll('\u0000', '\uFFFD');
 }
 
-function storableJson(detail: Record<string, unknown>): string {
+function storableJson(detail: Record<string, unknown> | readonly unknown[]): string {
   return JSON.stringify(detail, (_key, value: unknown) =>
     typeof value === 'string' ? storableText(value) : value,
   );
@@ -62,6 +87,9 @@ function toCallRow(record: CallRecord): Insertable<CallsTable> {
     taker_id: record.takerId,
     wait_ms: record.waitMs,
     talk_ms: record.talkMs,
+    screening_decision: record.screening?.decision ?? null,
+    screening_score: record.screening?.score ?? null,
+    screening_reasons: record.screening ? storableJson(record.screening.reasons) : null,
   };
 }
 
@@ -97,6 +125,14 @@ function fromCallRow(row: Selectable<CallsTable>): CallRecord {
     takerId: row.taker_id,
     waitMs: row.wait_ms,
     talkMs: row.talk_ms,
+    screening:
+      row.screening_decision === null
+        ? null
+        : {
+            decision: row.screening_decision,
+            score: row.screening_score ?? 0,
+            reasons: row.screening_reasons ?? [],
+          },
   };
 }
 
@@ -178,6 +214,9 @@ export function createCallRepository(db: Kysely<Database>): CallRepository {
                   taker_id: eb.ref('excluded.taker_id'),
                   wait_ms: eb.ref('excluded.wait_ms'),
                   talk_ms: eb.ref('excluded.talk_ms'),
+                  screening_decision: eb.ref('excluded.screening_decision'),
+                  screening_score: eb.ref('excluded.screening_score'),
+                  screening_reasons: eb.ref('excluded.screening_reasons'),
                   updated_at: sql<Date>`now()`,
                 }))
                 // Only forward: a retried or reordered older snapshot changes nothing.
@@ -211,6 +250,40 @@ export function createCallRepository(db: Kysely<Database>): CallRepository {
         .orderBy('seq')
         .execute();
       return rows.map(fromEventRow);
+    },
+
+    async setVerdict(callId, verdict, by, at) {
+      const call = await db
+        .selectFrom('calls')
+        .select(['connected_at', 'caller_number'])
+        .where('id', '=', callId)
+        .executeTakeFirst();
+      if (!call) return undefined;
+      if (call.connected_at === null) return { answered: false, callerNumber: call.caller_number };
+      await db
+        .updateTable('calls')
+        .set({ verdict, verdict_by: storableText(by), verdict_at: at })
+        .where('id', '=', callId)
+        .execute();
+      return { answered: true, callerNumber: call.caller_number };
+    },
+
+    async listCallerCalls(callerNumber, since) {
+      const rows = await db
+        .selectFrom('calls')
+        .select(['id', 'arrived_at', 'verdict', 'verdict_at', 'disposition', 'ended_at'])
+        .where('caller_number', '=', callerNumber)
+        .where('arrived_at', '>=', since)
+        .orderBy('arrived_at')
+        .execute();
+      return rows.map((r) => ({
+        id: r.id,
+        arrivedAt: r.arrived_at,
+        verdict: r.verdict,
+        verdictAt: r.verdict_at,
+        disposition: r.disposition,
+        endedAt: r.ended_at,
+      }));
     },
 
     async countCalls() {

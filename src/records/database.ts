@@ -1,6 +1,6 @@
 import { type ColumnType, type Generated, Kysely, PostgresDialect } from 'kysely';
 import pg from 'pg';
-import type { CallerIdKind, Disposition } from './call-record.ts';
+import type { CallerIdKind, Disposition, ScreeningDecision, Verdict } from './call-record.ts';
 
 /** A timestamp column: read as a Date, written as a Date. */
 type Timestamp = ColumnType<Date, Date, Date>;
@@ -29,6 +29,13 @@ export interface CallsTable {
   taker_id: string | null;
   wait_ms: number | null;
   talk_ms: number | null;
+  screening_decision: ScreeningDecision | null;
+  screening_score: number | null;
+  /** Written as JSON text (see the repository), read back as the parsed array. */
+  screening_reasons: ColumnType<string[] | null, string | null, string | null>;
+  verdict: Verdict | null;
+  verdict_by: string | null;
+  verdict_at: Timestamp | null;
   created_at: CreatedTimestamp;
   updated_at: UpdatedTimestamp;
 }

@@ -148,6 +148,7 @@ export class CallSession {
         takerId: null,
         waitMs: null,
         talkMs: null,
+        screening: null,
       },
     });
     ctx.claimChannel(channel.id, session);

@@ -10,15 +10,10 @@
  * - volume alone never lowers a caller: in a disaster, genuine people redial many times in minutes.
  */
 
-export type Verdict = 'genuine' | 'prank' | 'silent' | 'misdial' | 'info';
-export const VERDICTS: readonly Verdict[] = ['genuine', 'prank', 'silent', 'misdial', 'info'];
+import type { ScreeningOutcome } from '../records/call-record.ts';
 
-/**
- * `connect`: normal priority. `connect-low`: low priority. `challenge`: the caller must press a
- * key to prove a person is there before reaching the queue. `warn-and-release`: a recorded
- * warning about misuse of 112, then hang up.
- */
-export type ScreeningDecision = 'connect' | 'connect-low' | 'challenge' | 'warn-and-release';
+export type { ScreeningDecision, Verdict } from '../records/call-record.ts';
+export { VERDICTS } from '../records/call-record.ts';
 
 /** What the history says about one caller, counted over the windows the rules use. */
 export interface CallerHistory {
@@ -79,11 +74,7 @@ export const DEFAULT_RULES: ScreeningRules = {
   weights: { prank24h: 3, prank7d: 1, silent7d: 0.5, ivrHangup24h: 0.5, genuine7d: -5 },
 };
 
-export interface ScreeningResult {
-  decision: ScreeningDecision;
-  score: number;
-  reasons: string[];
-}
+export type ScreeningResult = ScreeningOutcome;
 
 const plural = (n: number, one: string, many = `${one}s`) => `${n} ${n === 1 ? one : many}`;
 

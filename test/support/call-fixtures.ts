@@ -25,6 +25,7 @@ export function callRecord(overrides: Partial<CallRecord> = {}): CallRecord {
     takerId: null,
     waitMs: null,
     talkMs: null,
+    screening: null,
     ...overrides,
   };
 }
