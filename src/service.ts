@@ -7,6 +7,7 @@ import { AriClientAdapter } from './ari/ari-client-adapter.ts';
 import type { Config } from './config.ts';
 import type { Logger } from './logger.ts';
 import { CallQueue } from './queues/call-queue.ts';
+import { CallerHistoryStore } from './queues/caller-history.ts';
 import { LeaderLease } from './queues/leader-lease.ts';
 import { type SupervisorNotice, SupervisorNotices } from './queues/supervisor-notices.ts';
 import { createCallRepository } from './records/call-repository.ts';
@@ -17,6 +18,7 @@ import { startTakerEventDrain } from './records/taker-event-drain.ts';
 import { createTakerEventRepository } from './records/taker-event-repository.ts';
 import { createTakerRepository } from './records/taker-repository.ts';
 import { CallCenter, type CallCenterOptions } from './routing/call-center.ts';
+import { Screener } from './routing/screener.ts';
 import { SoftphonePresence } from './routing/softphone-presence.ts';
 
 export interface Service {
@@ -97,7 +99,22 @@ export async function startService(
     requestTimeoutMs: config.ari.requestTimeoutMs,
     logger: logger.child({ component: 'ari' }),
   });
+  const callerHistory = new CallerHistoryStore(redis, config.redis.keyPrefix);
+  const screener = new Screener({
+    history: callerHistory,
+    loadPast: async (number, since) =>
+      (await calls.listCallerCalls(number, new Date(since))).map((call) => ({
+        callId: call.id,
+        arrivedAt: call.arrivedAt.getTime(),
+        verdict: call.verdict,
+        verdictAt: call.verdictAt?.getTime() ?? null,
+        ivrHangup: false,
+        releasedAt: call.disposition === 'released' ? (call.endedAt?.getTime() ?? null) : null,
+      })),
+    logger: logger.child({ component: 'screening' }),
+  });
   const center = new CallCenter({
+    screen: (identity, callId) => screener.screen(identity, callId),
     ari,
     queue,
     recorder,
@@ -165,6 +182,11 @@ export async function startService(
         return result;
       },
       listPresence: () => queue.listTakers(),
+    },
+    calls: {
+      setVerdict: (callId, verdict, takerId) => calls.setVerdict(callId, verdict, takerId, new Date()),
+      recordVerdict: (number, callId, verdict) =>
+        callerHistory.recordVerdict(number, callId, verdict, Date.now()),
     },
     live: {
       waiting: () => queue.waiting(),

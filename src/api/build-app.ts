@@ -1,6 +1,7 @@
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
 import type { Logger } from '../logger.ts';
 import { registerProblemHandler } from './problem.ts';
+import { type CallRoutesDeps, callRoutes } from './routes/call-routes.ts';
 import { healthRoutes, type ReadinessCheck } from './routes/health-routes.ts';
 import { type LiveRoutesDeps, liveRoutes } from './routes/live-routes.ts';
 import { type TakerRoutesDeps, takerRoutes } from './routes/taker-routes.ts';
@@ -10,6 +11,7 @@ export interface AppDeps {
   readiness: Record<string, ReadinessCheck>;
   takers: TakerRoutesDeps;
   live: LiveRoutesDeps;
+  calls: CallRoutesDeps;
 }
 
 /** The HTTP API, ready for `inject()` in tests or `listen()` in main; it never listens itself. */
@@ -25,5 +27,6 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(async (scope) => healthRoutes(scope, deps.readiness));
   await app.register(async (scope) => takerRoutes(scope, deps.takers));
   await app.register(async (scope) => liveRoutes(scope, deps.live));
+  await app.register(async (scope) => callRoutes(scope, deps.calls));
   return app;
 }

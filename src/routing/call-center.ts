@@ -23,6 +23,8 @@ export interface CallCenterOptions {
   classify?: (event: StasisStartEvent) => CallClassification;
   /** Where supervisor notices go (logged here as well). */
   notify?: (notice: SupervisorNotice) => void;
+  /** Screens each new caller; absent: no screening. */
+  screen?: CallSessionContext['screen'];
   now?: () => number;
 }
 
@@ -65,6 +67,7 @@ export class CallCenter {
       deliver: (assignment) => this.#deliver(assignment),
       ended: (session) => this.#forget(session),
       notify: (notice) => this.#notify(notice),
+      ...(options.screen ? { screen: options.screen } : {}),
     };
   }
 

@@ -4,10 +4,10 @@ import { type AriPort, isAriError } from '../ari/ari-port.ts';
 import type { Logger } from '../logger.ts';
 import type { Assignment, CallCategory, CallQueue, PriorityLevel } from '../queues/call-queue.ts';
 import type { SupervisorNotice } from '../queues/supervisor-notices.ts';
-import type { CallRecordSink, Disposition } from '../records/call-record.ts';
+import type { CallRecordSink, Disposition, ScreeningOutcome } from '../records/call-record.ts';
 import { type CallSnapshot, type Offer, serializeSnapshot } from './call-snapshot.ts';
 import { assertTransition, type CallState } from './call-state.ts';
-import { normalizeCallerId } from './caller-id.ts';
+import { type CallerIdentity, normalizeCallerId } from './caller-id.ts';
 import { type OfferFailure, offerFailureFromCause } from './offer-outcome.ts';
 
 export interface CallSettings {
@@ -50,6 +50,8 @@ export interface CallSessionContext {
   ended(session: CallSession): void;
   /** Tells supervisors something they must act on. */
   notify(notice: Omit<SupervisorNotice, 'at'>): void;
+  /** Screens the caller (fails open by itself); absent: every call is connected as classified. */
+  screen?(identity: CallerIdentity, callId: string): Promise<ScreeningOutcome>;
 }
 
 const NORMAL: CallClassification = { level: 1, category: null };
@@ -159,9 +161,9 @@ export class CallSession {
       trunk: session.#snapshot.record.trunk,
     });
     session.#log('queued', { priority: classification.level, category: classification.category });
-    // The queue first: a free taker's phone starts ringing one Redis round trip from now, while
-    // the answer and greeting requests go out.
-    void session.#enqueue();
+    // Screening and the queue first: a clean caller's free taker starts ringing two Redis round
+    // trips from now, while the answer and greeting requests go out.
+    void session.#screenThenEnqueue(identity);
     session.#answered = session.#answerAndGreet();
     return session;
   }
@@ -322,6 +324,28 @@ export class CallSession {
     // Back in the queue only: the call center dispatches once every call is reconciled, so no
     // assignment races the reconciliation of the call it picks.
     await this.#enqueue({ assign: false });
+  }
+
+  /**
+   * Friction only for the suspicious: a clean history leaves the call as classified; a suspect
+   * one lowers its priority. (The challenge and the misuse warning are carried out by the IVR,
+   * still to come: until then such calls are queued at low priority, never turned away.)
+   */
+  async #screenThenEnqueue(identity: CallerIdentity): Promise<void> {
+    const outcome = this.#ctx.screen ? await this.#ctx.screen(identity, this.callId) : null;
+    if (outcome) {
+      this.#snapshot.record.screening = outcome;
+      this.#log('screened', { ...outcome });
+      if (outcome.decision !== 'connect') {
+        this.#snapshot.place = { ...this.#snapshot.place, level: 2 };
+        this.#snapshot.record.priority = 2;
+      }
+      if (outcome.decision === 'challenge' || outcome.decision === 'warn-and-release') {
+        this.#log('screening-not-enforced', { decision: outcome.decision, instead: 'connect-low' });
+      }
+    }
+    if (!this.#is('queued')) return; // the caller hung up while being screened
+    await this.#enqueue();
   }
 
   async #adoptUnsavedOffer(liveChannelIds: ReadonlySet<string>): Promise<boolean> {

@@ -1,0 +1,56 @@
+import type { FastifyInstance } from 'fastify';
+import { Type } from 'typebox';
+import { VERDICTS, type Verdict } from '../../records/call-record.ts';
+import { ApiProblem, ProblemSchema } from '../problem.ts';
+
+/** What the call routes need: the records and the screening history a verdict feeds. */
+export interface CallRoutesDeps {
+  setVerdict(
+    callId: string,
+    verdict: Verdict,
+    takerId: string,
+  ): Promise<{ answered: boolean; callerNumber: string | null } | undefined>;
+  /** Feeds the caller's screening history at once (the next call of that number sees it). */
+  recordVerdict(callerNumber: string, callId: string, verdict: Verdict): Promise<void>;
+}
+
+const CallParams = Type.Object({ callId: Type.String({ format: 'uuid', description: 'the call id' }) });
+const VerdictBody = Type.Object(
+  {
+    verdict: Type.Union(VERDICTS.map((v) => Type.Literal(v))),
+    takerId: Type.String({ pattern: '^[A-Za-z0-9_.-]{1,64}$', description: 'who gives the verdict' }),
+  },
+  { additionalProperties: false },
+);
+const VerdictReply = Type.Object({ callId: Type.String(), verdict: Type.String() });
+
+export async function callRoutes(app: FastifyInstance, deps: CallRoutesDeps): Promise<void> {
+  /** A call taker's verdict on an answered call: genuine, prank, silent, misdial or info. */
+  app.put<{ Params: { callId: string }; Body: { verdict: Verdict; takerId: string } }>(
+    '/calls/:callId/verdict',
+    {
+      schema: {
+        params: CallParams,
+        body: VerdictBody,
+        response: { 200: VerdictReply, 400: ProblemSchema, 404: ProblemSchema, 409: ProblemSchema },
+      },
+    },
+    async (request) => {
+      const { callId } = request.params;
+      const { verdict, takerId } = request.body;
+      const result = await deps.setVerdict(callId, verdict, takerId);
+      if (!result) throw new ApiProblem(404, 'call-not-found', `no call ${callId}`);
+      if (!result.answered) {
+        throw new ApiProblem(409, 'call-not-answered', `call ${callId} was not answered by a call taker`);
+      }
+      if (result.callerNumber) {
+        // The verdict is stored; the history is a cache Postgres can rebuild, so a Redis hiccup
+        // here is logged, not an error for the taker.
+        await deps.recordVerdict(result.callerNumber, callId, verdict).catch((error: unknown) => {
+          request.log.warn({ err: error, callId }, 'could not feed the verdict to caller history');
+        });
+      }
+      return { callId, verdict };
+    },
+  );
+}
