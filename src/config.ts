@@ -32,6 +32,11 @@ export interface Config {
       readonly withPosition: boolean;
     };
     readonly overflow: { readonly target: string | null; readonly afterSeconds: number };
+    readonly ivr: {
+      readonly warningMedia: readonly string[];
+      readonly challengeMedia: readonly string[];
+      readonly challengeWindowSeconds: number;
+    };
   };
   readonly distribution: {
     readonly agingSeconds: number;
@@ -197,6 +202,9 @@ export const variables = {
   overflowTarget: dialTarget('OVERFLOW_TARGET'),
   overflowAfterSeconds: integer('OVERFLOW_AFTER_SECONDS', 120, 1, 3600),
   leaderLeaseMs: integer('LEADER_LEASE_MS', 3000, 500, 60000),
+  warningMedia: list('WARNING_MEDIA', 'sound:siaga112/misuse-warning'),
+  challengeMedia: list('CHALLENGE_MEDIA', 'sound:siaga112/press-5-twice'),
+  challengeWindowSeconds: integer('CHALLENGE_WINDOW_SECONDS', 10, 3, 120),
 } as const;
 
 /** Parses the environment once; throws a ConfigError naming the first bad variable. */
@@ -227,6 +235,11 @@ export function loadConfig(env: Env = process.env): Config {
         withPosition: read(env, v.announcePosition),
       },
       overflow: { target: read(env, v.overflowTarget), afterSeconds: read(env, v.overflowAfterSeconds) },
+      ivr: {
+        warningMedia: read(env, v.warningMedia),
+        challengeMedia: read(env, v.challengeMedia),
+        challengeWindowSeconds: read(env, v.challengeWindowSeconds),
+      },
     },
     distribution: {
       agingSeconds: read(env, v.agingSeconds),

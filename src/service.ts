@@ -115,6 +115,14 @@ export async function startService(
   });
   const center = new CallCenter({
     screen: (identity, callId) => screener.screen(identity, callId),
+    released: (identity) => {
+      if (!identity.number) return;
+      callerHistory
+        .recordRelease(identity.number, Date.now())
+        .catch((error: unknown) =>
+          logger.warn({ err: error }, 'could not record a release in caller history'),
+        );
+    },
     ari,
     queue,
     recorder,

@@ -25,6 +25,8 @@ export interface CallCenterOptions {
   notify?: (notice: SupervisorNotice) => void;
   /** Screens each new caller; absent: no screening. */
   screen?: CallSessionContext['screen'];
+  /** Told when screening released a caller. */
+  released?: CallSessionContext['released'];
   now?: () => number;
 }
 
@@ -68,6 +70,7 @@ export class CallCenter {
       ended: (session) => this.#forget(session),
       notify: (notice) => this.#notify(notice),
       ...(options.screen ? { screen: options.screen } : {}),
+      ...(options.released ? { released: options.released } : {}),
     };
   }
 

@@ -20,6 +20,8 @@ export interface CallSettings {
   announcement: { media: readonly string[]; intervalSeconds: number; withPosition: boolean };
   /** Where a call goes when no taker is logged in or it waited `afterSeconds` (target null: nowhere). */
   overflow: { target: string | null; afterSeconds: number };
+  /** The IVR of screening: the misuse warning, the key-press challenge and how long it waits. */
+  ivr: { warningMedia: readonly string[]; challengeMedia: readonly string[]; challengeWindowSeconds: number };
 }
 
 /** How screening and the menu place a call in the queue (default: normal, no skill needed). */
@@ -52,6 +54,8 @@ export interface CallSessionContext {
   notify(notice: Omit<SupervisorNotice, 'at'>): void;
   /** Screens the caller (fails open by itself); absent: every call is connected as classified. */
   screen?(identity: CallerIdentity, callId: string): Promise<ScreeningOutcome>;
+  /** Screening released this caller: the next call within the cooldown is challenged instead. */
+  released?(identity: CallerIdentity): void;
 }
 
 const NORMAL: CallClassification = { level: 1, category: null };
@@ -77,6 +81,7 @@ export class CallSession {
   #answered: Promise<boolean> = Promise.resolve(true);
   #flushScheduled = false;
   #announcementTimer: NodeJS.Timeout | undefined;
+  #challengeTimer: NodeJS.Timeout | undefined;
   /** Another instance owns the call now: whatever was in flight here stops at its next step. */
   #detached = false;
   #forgotten = false;
@@ -162,7 +167,9 @@ export class CallSession {
     });
     session.#log('queued', { priority: classification.level, category: classification.category });
     // Screening and the queue first: a clean caller's free taker starts ringing two Redis round
-    // trips from now, while the answer and greeting requests go out.
+    // trips from now, while the answer and greeting requests go out. The snapshot is saved at
+    // once, so a call whose owner dies while screening is re-adopted, not taken for a new one.
+    session.#saveSnapshot();
     void session.#screenThenEnqueue(identity);
     session.#answered = session.#answerAndGreet();
     return session;
@@ -208,6 +215,14 @@ export class CallSession {
       case 'PlaybackFinished':
         if (event.playback.id === this.#greetingId) void this.#greetingFinished(event.playback.state);
         else if (event.playback.id === this.#announcementId) void this.#announcementFinished();
+        else if (event.playback.id === this.#ivrPlaybackId && this.#is('releasing')) {
+          void this.#end('system', { reason: 'released' });
+        }
+        return;
+      case 'ChannelDtmfReceived':
+        if (event.channel.id === this.#snapshot.callerChannelId && event.digit === '5') {
+          void this.#challengeAnswered(true);
+        }
         return;
       default:
         return;
@@ -311,6 +326,16 @@ export class CallSession {
       }
       return;
     }
+    // In the screening IVR when the owner went away: fail open. A challenge counts as unanswered
+    // (the call queues at low priority); a release that had begun is completed.
+    if (this.state === 'challenging') {
+      await this.#challengeAnswered(false);
+      return;
+    }
+    if (this.state === 'releasing') {
+      await this.#end('system', { reason: 'released' });
+      return;
+    }
     // queued, as far as the snapshot knows. The instance that died may have reserved a taker and
     // rung them after its last snapshot: carry on with that offer if its leg exists, else drop the
     // reservation so the call is back in its place.
@@ -328,24 +353,98 @@ export class CallSession {
 
   /**
    * Friction only for the suspicious: a clean history leaves the call as classified; a suspect
-   * one lowers its priority. (The challenge and the misuse warning are carried out by the IVR,
-   * still to come: until then such calls are queued at low priority, never turned away.)
+   * one is lowered, challenged (a key press proves a person is there) or warned and released.
    */
   async #screenThenEnqueue(identity: CallerIdentity): Promise<void> {
     const outcome = this.#ctx.screen ? await this.#ctx.screen(identity, this.callId) : null;
     if (outcome) {
       this.#snapshot.record.screening = outcome;
       this.#log('screened', { ...outcome });
-      if (outcome.decision !== 'connect') {
-        this.#snapshot.place = { ...this.#snapshot.place, level: 2 };
-        this.#snapshot.record.priority = 2;
-      }
-      if (outcome.decision === 'challenge' || outcome.decision === 'warn-and-release') {
-        this.#log('screening-not-enforced', { decision: outcome.decision, instead: 'connect-low' });
-      }
     }
     if (!this.#is('queued')) return; // the caller hung up while being screened
+    switch (outcome?.decision ?? 'connect') {
+      case 'connect':
+        break;
+      case 'connect-low':
+        this.#lowerPriority();
+        break;
+      case 'challenge':
+        await this.#challenge();
+        return;
+      case 'warn-and-release':
+        await this.#warnAndRelease(identity);
+        return;
+    }
     await this.#enqueue();
+  }
+
+  #lowerPriority(): void {
+    this.#snapshot.place = { ...this.#snapshot.place, level: 2 };
+    this.#snapshot.record.priority = 2;
+  }
+
+  get #ivrPlaybackId(): string {
+    return `${this.callId}-ivr`;
+  }
+
+  /**
+   * "If you need help, press 5 twice." Any 5 passes (Asterisk can merge two quick identical key
+   * presses into one, and an emergency line fails open); the call then queues as classified.
+   * No key within the window: it still queues, at low priority, never turned away.
+   */
+  async #challenge(): Promise<void> {
+    this.#transition('challenging');
+    this.#log('challenge', {});
+    this.#saveSnapshot();
+    const channelId = this.#snapshot.callerChannelId;
+    if (!(await this.#answered) || !this.#is('challenging')) return;
+    await this.#ignoreGone(this.#ctx.ari.stopPlayback(this.#greetingId));
+    this.#snapshot.greetingDone = true;
+    const timer = setTimeout(
+      () => void this.#challengeAnswered(false),
+      this.#ctx.settings.ivr.challengeWindowSeconds * 1000,
+    );
+    timer.unref();
+    this.#lifetime.signal.addEventListener('abort', () => clearTimeout(timer), { once: true });
+    this.#challengeTimer = timer;
+    await this.#ignoreGone(
+      this.#ctx.ari.play(channelId, this.#ivrPlaybackId, [...this.#ctx.settings.ivr.challengeMedia]),
+    );
+  }
+
+  async #challengeAnswered(passed: boolean): Promise<void> {
+    if (!this.#is('challenging')) return;
+    clearTimeout(this.#challengeTimer);
+    this.#transition('queued');
+    this.#log(passed ? 'challenge-passed' : 'challenge-unanswered', {});
+    if (!passed) this.#lowerPriority();
+    await this.#ignoreGone(this.#ctx.ari.stopPlayback(this.#ivrPlaybackId));
+    await this.#ignoreGone(
+      this.#ctx.ari.startMoh(this.#snapshot.callerChannelId, this.#ctx.settings.mohClass),
+    );
+    this.#scheduleAnnouncement();
+    await this.#enqueue();
+  }
+
+  /** A recorded warning about misuse of 112, then siaga112 hangs up (disposition `released`). */
+  async #warnAndRelease(identity: CallerIdentity): Promise<void> {
+    this.#transition('releasing');
+    this.#log('releasing', {});
+    this.#ctx.released?.(identity);
+    this.#saveSnapshot();
+    const channelId = this.#snapshot.callerChannelId;
+    const answered = await this.#answered;
+    if (!this.#is('releasing')) return;
+    if (!answered) {
+      await this.#end('system', { reason: 'released' });
+      return;
+    }
+    await this.#ignoreGone(this.#ctx.ari.stopPlayback(this.#greetingId));
+    try {
+      await this.#ctx.ari.play(channelId, this.#ivrPlaybackId, [...this.#ctx.settings.ivr.warningMedia]);
+    } catch {
+      await this.#end('system', { reason: 'released', warning: 'failed' });
+    }
   }
 
   async #adoptUnsavedOffer(liveChannelIds: ReadonlySet<string>): Promise<boolean> {
@@ -612,7 +711,9 @@ export class CallSession {
       ? 'connected'
       : snapshot.overflowTarget
         ? 'overflowed'
-        : 'abandoned';
+        : previous === 'releasing'
+          ? 'released'
+          : 'abandoned';
     record.endedAt = new Date(now);
     record.endedBy = endedBy;
     record.disposition = disposition;

@@ -2,10 +2,22 @@
  * A 112 call's life in siaga112. Answering and the greeting are not states: they run alongside
  * `queued`, so a clean caller is offered to a taker at once while the greeting plays.
  */
-export type CallState = 'queued' | 'offered' | 'overflowing' | 'connected' | 'ended';
+export type CallState =
+  | 'queued'
+  | 'challenging'
+  | 'releasing'
+  | 'offered'
+  | 'overflowing'
+  | 'connected'
+  | 'ended';
 
 const TRANSITIONS: Record<CallState, readonly CallState[]> = {
-  queued: ['offered', 'overflowing', 'ended'],
+  /** Screening found the caller suspect, before the call entered the queue. */
+  queued: ['challenging', 'releasing', 'offered', 'overflowing', 'ended'],
+  /** "Press 5 twice": a key press sends the call to the queue; no press, to the queue at low priority. */
+  challenging: ['queued', 'ended'],
+  /** The misuse warning plays, then siaga112 hangs up. */
+  releasing: ['ended'],
   offered: ['connected', 'queued', 'ended'],
   /** Ringing the overflow target (another center, through the trunk); back to queued if it fails. */
   overflowing: ['connected', 'queued', 'ended'],

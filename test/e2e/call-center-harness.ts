@@ -43,7 +43,7 @@ export async function startCallCenter(
   const emulator = await startAsteriskEmulator({
     username: 'siaga112',
     password,
-    sounds: { [GREETING]: 400 },
+    sounds: { [GREETING]: 400, 'sound:siaga112/misuse-warning': 300, 'sound:siaga112/press-5-twice': 300 },
     ...(options.ami ? { ami: { username: 'siaga112', secret: password } } : {}),
   });
   const database = await createTestDatabase();

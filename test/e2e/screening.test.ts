@@ -1,5 +1,8 @@
+import { Redis } from 'ioredis';
 import { afterEach, describe, expect, it } from 'vitest';
+import { CallerHistoryStore } from '../../src/queues/caller-history.ts';
 import type { CallRecord } from '../../src/records/call-record.ts';
+import { testRedisUrl } from '../support/test-redis.ts';
 import {
   type CallCenterUnderTest,
   eventually,
@@ -7,6 +10,7 @@ import {
   untilBridged,
 } from './call-center-harness.ts';
 
+const DAY = 24 * 3600_000;
 let center: CallCenterUnderTest | undefined;
 afterEach(async () => {
   await center?.close();
@@ -30,7 +34,7 @@ async function verdict(c: CallCenterUnderTest, callId: string, body: Record<stri
 }
 
 describe('screening with call-taker verdicts', () => {
-  it('lowers a caller that takers judged a prankster twice today, with the reasons on the record', async () => {
+  it('warns and releases a caller judged a prankster twice today, and challenges one calling straight back', async () => {
     center = await startCallCenter({ takers: 1 });
     center.emulator.setEndpoint('PJSIP/taker1', { answer: 'after', delayMs: 10, hangupAfterMs: 50 });
     await center.makeAvailable('taker1');
@@ -45,34 +49,67 @@ describe('screening with call-taker verdicts', () => {
       expect(reply.statusCode, reply.body).toBe(200);
     }
 
-    // The taker steps away; the prankster calls again, then a first-time caller.
-    await center.service.app.inject({
-      method: 'PUT',
-      url: '/takers/taker1/state',
-      payload: { state: 'offline' },
-    });
+    // Two pranks today: the next call hears the misuse warning and is released.
     const third = center.emulator.placeCall({ from: '081299990000' });
+    await third.ended;
+    const released = await finishedRecord(center, third.channelId);
+    expect(released).toMatchObject({ disposition: 'released', endedBy: 'system', takerId: null });
+    expect(released.screening?.reasons).toEqual(
+      expect.arrayContaining(['pranks today: warned and released', '2 judged prank in the last 24 h']),
+    );
+    const releaseEvents = (await center.calls.listCallEvents(released.id)).map((e) => e.type);
+    expect(releaseEvents).toEqual(expect.arrayContaining(['screened', 'releasing', 'ended']));
+    expect(releaseEvents).not.toContain('offered');
+
+    // Calling straight back is not released twice (fail open): a key press reaches a person.
+    const fourth = center.emulator.placeCall({ from: '081299990000' });
+    await eventually(async () => {
+      const rows = await center!.database.db.selectFrom('call_events').select('type').execute();
+      return rows.some((r) => r.type === 'challenge');
+    }, 'the challenge');
+    fourth.pressKeys('55');
+    await untilBridged(center, fourth, 'the challenged caller with a taker after pressing 5');
+    fourth.hangup();
+    const challenged = await finishedRecord(center, fourth.channelId);
+    expect(challenged).toMatchObject({ disposition: 'connected', takerId: 'taker1' });
+    expect(challenged.screening?.decision).toBe('challenge');
+    expect((await center.calls.listCallEvents(challenged.id)).map((e) => e.type)).toContain(
+      'challenge-passed',
+    );
+  });
+
+  it('queues a challenged caller who presses nothing at low priority, behind a first-time caller', async () => {
+    center = await startCallCenter({ takers: 1, env: { CHALLENGE_WINDOW_SECONDS: '3' } });
+    center.emulator.setEndpoint('PJSIP/taker1', { answer: 'after', delayMs: 10, hangupAfterMs: 50 });
+    // Seven pranks this week put the number behind the challenge.
+    const redis = new Redis(testRedisUrl());
+    const history = new CallerHistoryStore(redis, center.redisPrefix);
+    for (let i = 0; i < 7; i++)
+      await history.recordVerdict('+6281299990000', `old-${i}`, 'prank', Date.now() - 2 * DAY);
+    await history.rebuild('+6281299990000', [], Date.now());
+    redis.disconnect();
+
+    const silentSuspect = center.emulator.placeCall({ from: '081299990000' });
     await eventually(
       async () => (await center!.service.queue.waiting()).length === 1,
-      'the prankster waiting',
+      'the suspect queued after the window',
+      10_000,
     );
     const clean = center.emulator.placeCall({ from: '081211112222' });
     await eventually(async () => (await center!.service.queue.waiting()).length === 2, 'both waiting');
     await center.makeAvailable('taker1');
-    await Promise.all([third.ended, clean.ended]);
-
-    const suspect = await finishedRecord(center, third.channelId);
+    await Promise.all([silentSuspect.ended, clean.ended]);
+    const suspect = await finishedRecord(center, silentSuspect.channelId);
     const firstTimer = await finishedRecord(center, clean.channelId);
-    expect(suspect.screening).toMatchObject({ decision: 'warn-and-release' });
-    expect(suspect.screening?.reasons).toEqual(
-      expect.arrayContaining(['pranks today: warned and released', '2 judged prank in the last 24 h']),
+    expect(suspect).toMatchObject({
+      disposition: 'connected',
+      priority: 2,
+      screening: { decision: 'challenge' },
+    });
+    expect((await center.calls.listCallEvents(suspect.id)).map((e) => e.type)).toContain(
+      'challenge-unanswered',
     );
-    expect(suspect.priority).toBe(2);
-    expect(firstTimer).toMatchObject({ priority: 1, screening: { decision: 'connect' } });
-    // Friction for the suspicious only: the first-time caller, who came later, is answered first.
     expect(firstTimer.connectedAt!.getTime()).toBeLessThan(suspect.connectedAt!.getTime());
-    // Until the IVR carries out releases, a released-for-pranks caller still reaches a person.
-    expect(suspect.disposition).toBe('connected');
   });
 
   it('rejects verdicts on unknown or unanswered calls and malformed ones, naming the field', async () => {
