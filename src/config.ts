@@ -36,6 +36,9 @@ export interface Config {
       readonly warningMedia: readonly string[];
       readonly challengeMedia: readonly string[];
       readonly challengeWindowSeconds: number;
+      readonly silentPromptMedia: readonly string[];
+      readonly silenceWindowSeconds: number;
+      readonly silentReleaseSeconds: number;
     };
   };
   readonly distribution: {
@@ -205,6 +208,9 @@ export const variables = {
   warningMedia: list('WARNING_MEDIA', 'sound:siaga112/misuse-warning'),
   challengeMedia: list('CHALLENGE_MEDIA', 'sound:siaga112/press-5-twice'),
   challengeWindowSeconds: integer('CHALLENGE_WINDOW_SECONDS', 10, 3, 120),
+  silentPromptMedia: list('SILENT_PROMPT_MEDIA', 'sound:siaga112/silent-press-5'),
+  silenceWindowSeconds: integer('SILENCE_WINDOW_SECONDS', 8, 0, 120),
+  silentReleaseSeconds: integer('SILENT_RELEASE_SECONDS', 60, 1, 3600),
 } as const;
 
 /** Parses the environment once; throws a ConfigError naming the first bad variable. */
@@ -239,6 +245,9 @@ export function loadConfig(env: Env = process.env): Config {
         warningMedia: read(env, v.warningMedia),
         challengeMedia: read(env, v.challengeMedia),
         challengeWindowSeconds: read(env, v.challengeWindowSeconds),
+        silentPromptMedia: read(env, v.silentPromptMedia),
+        silenceWindowSeconds: read(env, v.silenceWindowSeconds),
+        silentReleaseSeconds: read(env, v.silentReleaseSeconds),
       },
     },
     distribution: {

@@ -21,7 +21,17 @@ export interface CallSettings {
   /** Where a call goes when no taker is logged in or it waited `afterSeconds` (target null: nowhere). */
   overflow: { target: string | null; afterSeconds: number };
   /** The IVR of screening: the misuse warning, the key-press challenge and how long it waits. */
-  ivr: { warningMedia: readonly string[]; challengeMedia: readonly string[]; challengeWindowSeconds: number };
+  ivr: {
+    warningMedia: readonly string[];
+    challengeMedia: readonly string[];
+    challengeWindowSeconds: number;
+    /** "If you need help but cannot speak, press 5 twice." */
+    silentPromptMedia: readonly string[];
+    /** No speech and no key this long after answering, while waiting: the silent prompt. */
+    silenceWindowSeconds: number;
+    /** A silent caller who pressed nothing waits at low priority this long, then is released. */
+    silentReleaseSeconds: number;
+  };
 }
 
 /** How screening and the menu place a call in the queue (default: normal, no skill needed). */
@@ -82,6 +92,10 @@ export class CallSession {
   #flushScheduled = false;
   #announcementTimer: NodeJS.Timeout | undefined;
   #challengeTimer: NodeJS.Timeout | undefined;
+  #silenceTimer: NodeJS.Timeout | undefined;
+  #personHeard = false;
+  /** The call ends because a silent caller waited past the bound (disposition `silent`). */
+  #silentRelease = false;
   /** Another instance owns the call now: whatever was in flight here stops at its next step. */
   #detached = false;
   #forgotten = false;
@@ -134,6 +148,8 @@ export class CallSession {
       announcements: 0,
       overflowRetryAt: 0,
       overflowTarget: null,
+      challenge: null,
+      silent: null,
       pendingEvents: [],
       record: {
         id: callId,
@@ -220,9 +236,15 @@ export class CallSession {
         }
         return;
       case 'ChannelDtmfReceived':
-        if (event.channel.id === this.#snapshot.callerChannelId && event.digit === '5') {
-          void this.#challengeAnswered(true);
-        }
+        if (event.channel.id !== this.#snapshot.callerChannelId) return;
+        this.#heardPerson('key', event.digit);
+        if (event.digit === '5') void this.#challengeAnswered(true);
+        return;
+      case 'ChannelTalkingStarted':
+        if (event.channel.id !== this.#snapshot.callerChannelId) return;
+        this.#heardPerson('speech');
+        // Speaking answers the silent prompt as well as a key would: a person is there.
+        if (this.#snapshot.challenge === 'silent') void this.#challengeAnswered(true);
         return;
       default:
         return;
@@ -332,6 +354,7 @@ export class CallSession {
       await this.#challengeAnswered(false);
       return;
     }
+    if (snapshot.silent === 'unconfirmed') this.#releaseSilentLater();
     if (this.state === 'releasing') {
       await this.#end('system', { reason: 'released' });
       return;
@@ -366,10 +389,10 @@ export class CallSession {
       case 'connect':
         break;
       case 'connect-low':
-        this.#lowerPriority();
+        this.#setLevel(2);
         break;
       case 'challenge':
-        await this.#challenge();
+        await this.#challenge('screening');
         return;
       case 'warn-and-release':
         await this.#warnAndRelease(identity);
@@ -378,52 +401,112 @@ export class CallSession {
     await this.#enqueue();
   }
 
-  #lowerPriority(): void {
-    this.#snapshot.place = { ...this.#snapshot.place, level: 2 };
-    this.#snapshot.record.priority = 2;
-  }
-
   get #ivrPlaybackId(): string {
-    return `${this.callId}-ivr`;
+    return `${this.callId}-ivr-${this.#snapshot.challenge ?? 'warning'}`;
   }
 
   /**
-   * "If you need help, press 5 twice." Any 5 passes (Asterisk can merge two quick identical key
-   * presses into one, and an emergency line fails open); the call then queues as classified.
-   * No key within the window: it still queues, at low priority, never turned away.
+   * "Press 5 twice" (screening's challenge, or the prompt for a caller who has said nothing).
+   * Any 5 passes: Asterisk can merge two quick identical key presses into one, and an emergency
+   * line fails open. No key within the window: the call still queues, at low priority.
    */
-  async #challenge(): Promise<void> {
+  async #challenge(kind: 'screening' | 'silent'): Promise<void> {
     this.#transition('challenging');
-    this.#log('challenge', {});
+    this.#snapshot.challenge = kind;
+    this.#log('challenge', { kind });
     this.#saveSnapshot();
     const channelId = this.#snapshot.callerChannelId;
     if (!(await this.#answered) || !this.#is('challenging')) return;
-    await this.#ignoreGone(this.#ctx.ari.stopPlayback(this.#greetingId));
+    const { ari, settings } = this.#ctx;
+    await Promise.all([
+      this.#ignoreGone(ari.stopPlayback(this.#greetingId)),
+      ...(this.#snapshot.announcements > 0 ? [this.#ignoreGone(ari.stopPlayback(this.#announcementId))] : []),
+      this.#ignoreGone(ari.stopMoh(channelId)),
+    ]);
     this.#snapshot.greetingDone = true;
+    clearTimeout(this.#announcementTimer);
     const timer = setTimeout(
       () => void this.#challengeAnswered(false),
-      this.#ctx.settings.ivr.challengeWindowSeconds * 1000,
+      settings.ivr.challengeWindowSeconds * 1000,
     );
     timer.unref();
     this.#lifetime.signal.addEventListener('abort', () => clearTimeout(timer), { once: true });
     this.#challengeTimer = timer;
-    await this.#ignoreGone(
-      this.#ctx.ari.play(channelId, this.#ivrPlaybackId, [...this.#ctx.settings.ivr.challengeMedia]),
-    );
+    const media = kind === 'silent' ? settings.ivr.silentPromptMedia : settings.ivr.challengeMedia;
+    await this.#ignoreGone(ari.play(channelId, this.#ivrPlaybackId, [...media]));
   }
 
   async #challengeAnswered(passed: boolean): Promise<void> {
     if (!this.#is('challenging')) return;
     clearTimeout(this.#challengeTimer);
+    const kind = this.#snapshot.challenge ?? 'screening';
+    const playbackId = this.#ivrPlaybackId;
     this.#transition('queued');
-    this.#log(passed ? 'challenge-passed' : 'challenge-unanswered', {});
-    if (!passed) this.#lowerPriority();
-    await this.#ignoreGone(this.#ctx.ari.stopPlayback(this.#ivrPlaybackId));
+    this.#snapshot.challenge = null;
+    if (kind === 'silent') {
+      this.#snapshot.silent = passed ? 'confirmed' : 'unconfirmed';
+      this.#log(passed ? 'silent-confirmed' : 'silent-unconfirmed', {});
+      // A person in danger who cannot speak goes first; a pocket dial waits at the back.
+      if (passed) this.#setLevel(0);
+      else {
+        this.#setLevel(2);
+        this.#releaseSilentLater();
+      }
+    } else {
+      this.#log(passed ? 'challenge-passed' : 'challenge-unanswered', {});
+      if (!passed) this.#setLevel(2);
+    }
+    await this.#ignoreGone(this.#ctx.ari.stopPlayback(playbackId));
     await this.#ignoreGone(
       this.#ctx.ari.startMoh(this.#snapshot.callerChannelId, this.#ctx.settings.mohClass),
     );
     this.#scheduleAnnouncement();
     await this.#enqueue();
+  }
+
+  /** Speech or a key while waiting: a person is there, no silent prompt for this call. */
+  #heardPerson(how: 'speech' | 'key', digit?: string): void {
+    if (this.#personHeard) return;
+    this.#personHeard = true;
+    clearTimeout(this.#silenceTimer);
+    this.#log('person-heard', { how, ...(digit ? { digit } : {}) });
+  }
+
+  /** Armed on answer: a caller who neither speaks nor presses a key while waiting is prompted. */
+  #watchSilence(): void {
+    const seconds = this.#ctx.settings.ivr.silenceWindowSeconds;
+    if (seconds <= 0 || this.#personHeard) return;
+    void this.#ignoreGone(this.#ctx.ari.setVariable(this.#snapshot.callerChannelId, 'TALK_DETECT(set)', ''));
+    const timer = setTimeout(() => void this.#silenceElapsed(), seconds * 1000);
+    timer.unref();
+    this.#lifetime.signal.addEventListener('abort', () => clearTimeout(timer), { once: true });
+    this.#silenceTimer = timer;
+  }
+
+  async #silenceElapsed(): Promise<void> {
+    if (this.#personHeard || !this.#is('queued') || this.#snapshot.silent) return;
+    // Only a call still waiting: a taker being rung or talking handles silence better than a prompt.
+    const { wasWaiting } = await this.#ctx.queue.withdraw(this.callId);
+    if (!wasWaiting || !this.#is('queued')) return;
+    await this.#challenge('silent');
+  }
+
+  /** A silent caller who pressed nothing: a taker may still pick them; after a bound, released. */
+  #releaseSilentLater(): void {
+    const timer = setTimeout(async () => {
+      if (!this.#is('queued')) return;
+      const { wasWaiting } = await this.#ctx.queue.withdraw(this.callId);
+      if (!wasWaiting || !this.#is('queued')) return;
+      this.#silentRelease = true;
+      await this.#end('system', { reason: 'silent' });
+    }, this.#ctx.settings.ivr.silentReleaseSeconds * 1000);
+    timer.unref();
+    this.#lifetime.signal.addEventListener('abort', () => clearTimeout(timer), { once: true });
+  }
+
+  #setLevel(level: PriorityLevel): void {
+    this.#snapshot.place = { ...this.#snapshot.place, level };
+    this.#snapshot.record.priority = level;
   }
 
   /** A recorded warning about misuse of 112, then siaga112 hangs up (disposition `released`). */
@@ -503,6 +586,7 @@ export class CallSession {
     if (this.state === 'ended') return false;
     this.#snapshot.record.answeredAt = new Date(this.#ctx.now());
     this.#log('answered', {});
+    this.#watchSilence();
     if (this.state === 'connected') return true;
     try {
       await this.#ctx.ari.play(channelId, this.#greetingId, [...this.#ctx.settings.greetingMedia]);
@@ -713,7 +797,9 @@ export class CallSession {
         ? 'overflowed'
         : previous === 'releasing'
           ? 'released'
-          : 'abandoned';
+          : this.#silentRelease
+            ? 'silent'
+            : 'abandoned';
     record.endedAt = new Date(now);
     record.endedBy = endedBy;
     record.disposition = disposition;

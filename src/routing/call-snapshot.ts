@@ -33,6 +33,10 @@ export interface CallSnapshot {
   overflowRetryAt: number;
   /** Where the call overflowed to, once it has. */
   overflowTarget: string | null;
+  /** The key-press challenge under way: screening's, or the silent caller's. */
+  challenge: 'screening' | 'silent' | null;
+  /** A silent caller: `confirmed` pressed 5 (a person who cannot speak), `unconfirmed` did not. */
+  silent: 'confirmed' | 'unconfirmed' | null;
   record: CallRecord;
   /** Events not yet handed to the record writer (seq 0 until the write numbers them). */
   pendingEvents: CallEvent[];

@@ -43,7 +43,12 @@ export async function startCallCenter(
   const emulator = await startAsteriskEmulator({
     username: 'siaga112',
     password,
-    sounds: { [GREETING]: 400, 'sound:siaga112/misuse-warning': 300, 'sound:siaga112/press-5-twice': 300 },
+    sounds: {
+      [GREETING]: 400,
+      'sound:siaga112/misuse-warning': 300,
+      'sound:siaga112/press-5-twice': 300,
+      'sound:siaga112/silent-press-5': 300,
+    },
     ...(options.ami ? { ami: { username: 'siaga112', secret: password } } : {}),
   });
   const database = await createTestDatabase();
@@ -66,6 +71,7 @@ export async function startCallCenter(
     // Tests that are about wrap-up, announcements or overflow turn them on themselves.
     WRAP_UP_SECONDS: '0',
     ANNOUNCE_INTERVAL_SECONDS: '0',
+    SILENCE_WINDOW_SECONDS: '0',
     ...options.env,
   };
   const services: Service[] = [];

@@ -153,3 +153,54 @@ describe('screening with call-taker verdicts', () => {
     });
   });
 });
+
+describe('silent calls', () => {
+  const silentEnv = {
+    SILENCE_WINDOW_SECONDS: '2',
+    CHALLENGE_WINDOW_SECONDS: '3',
+    SILENT_RELEASE_SECONDS: '2',
+  };
+
+  it('puts a caller who cannot speak but presses 5 twice first in line, as urgent', async () => {
+    center = await startCallCenter({ takers: 1, env: silentEnv });
+    center.emulator.setEndpoint('PJSIP/taker1', { answer: 'after', delayMs: 10 });
+    const earlier = center.emulator.placeCall({ from: '081211112222' });
+    earlier.startTalking();
+    const silent = center.emulator.placeCall({ from: '081233334444' });
+    await eventually(
+      async () => {
+        const rows = await center!.database.db.selectFrom('call_events').select('type').execute();
+        return rows.some((r) => r.type === 'challenge');
+      },
+      'the silent prompt',
+      10_000,
+    );
+    silent.pressKeys('55');
+    await eventually(async () => (await center!.service.queue.waiting()).length === 2, 'both waiting again');
+    // The silent caller came later but is urgent now.
+    expect((await center.service.queue.waiting())[0]).toMatchObject({ level: 0 });
+    await center.makeAvailable('taker1');
+    await untilBridged(center, silent, 'the silent caller with a taker');
+    silent.hangup();
+    earlier.hangup();
+    const record = await finishedRecord(center, silent.channelId);
+    expect(record).toMatchObject({ disposition: 'connected', priority: 0, takerId: 'taker1' });
+    const types = (await center.calls.listCallEvents(record.id)).map((e) => e.type);
+    expect(types).toEqual(
+      expect.arrayContaining(['challenge', 'person-heard', 'silent-confirmed', 'connected']),
+    );
+    const speaker = await finishedRecord(center, earlier.channelId);
+    expect((await center.calls.listCallEvents(speaker.id)).map((e) => e.type)).not.toContain('challenge');
+  });
+
+  it('releases a pocket dial as silent after its bounds, having queued it at low priority meanwhile', async () => {
+    center = await startCallCenter({ takers: 1, env: silentEnv });
+    const pocket = center.emulator.placeCall({ from: '081255556666' });
+    await pocket.ended;
+    const record = await finishedRecord(center, pocket.channelId);
+    expect(record).toMatchObject({ disposition: 'silent', endedBy: 'system', priority: 2, takerId: null });
+    const types = (await center.calls.listCallEvents(record.id)).map((e) => e.type);
+    expect(types).toEqual(expect.arrayContaining(['challenge', 'silent-unconfirmed', 'ended']));
+    expect(types).not.toContain('person-heard');
+  });
+});
