@@ -38,15 +38,16 @@ export interface Service {
 
 const MIGRATION_RETRY_MS = 2000;
 
-/**
- * Builds and starts siaga112: ARI, the call center, the record writer and the HTTP API (not
- * listening). Postgres may be away at start: calls are still taken, and records wait in Redis.
- */
 export interface ServiceOptions {
-  /** Places each new call in the queue; screening and the menu plug in here. Default: normal. */
+  /** Places each new call in the queue (priority, skill); the menu plugs in here. Default: normal. */
   classify?: CallCenterOptions['classify'];
 }
 
+/**
+ * Builds and starts siaga112: the call-control lease, ARI, the call center with screening and
+ * presence, the record writer, the taker-event drain and the HTTP API (not listening). Postgres
+ * may be away at start: calls are still taken, and records wait in Redis.
+ */
 export async function startService(
   config: Config,
   logger: Logger,
