@@ -1,6 +1,7 @@
 import ari, { type AriClient, type SwaggerResponse } from 'ari-client';
 import WebSocket from 'ws';
 import type { Logger } from '../logger.ts';
+import { withTimeout } from '../with-timeout.ts';
 import { parseAriMessage } from './ari-event-parser.ts';
 import type { AriBridge, AriChannel, AriEndpoint } from './ari-models.ts';
 import { ARI_OPERATIONS, type AriOperationName } from './ari-operations.ts';
@@ -121,7 +122,7 @@ export class AriClientAdapter implements AriPort {
     let failures = 0;
     while (!stop.aborted) {
       try {
-        this.#client = await withTimeout(
+        this.#client = await withAriTimeout(
           ari.connect(this.#options.url, this.#options.username, this.#options.password),
           this.#options.requestTimeoutMs,
           'loading the ARI description',
@@ -245,7 +246,7 @@ export class AriClientAdapter implements AriPort {
         onError,
       );
     });
-    return withTimeout(request, this.#options.requestTimeoutMs, name);
+    return withAriTimeout(request, this.#options.requestTimeoutMs, name);
   }
 
   async answer(channelId: string): Promise<void> {
@@ -360,23 +361,12 @@ function toAriError(operation: string, response: SwaggerResponse): AriError {
   return new AriError(operation, code, status || undefined, `${status} ${message}`.trim());
 }
 
-function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(
-      () => reject(new AriError(what, 'unavailable', undefined, `no answer within ${ms} ms`)),
-      ms,
-    );
-    promise.then(
-      (value) => {
-        clearTimeout(timer);
-        resolve(value);
-      },
-      (error: unknown) => {
-        clearTimeout(timer);
-        reject(error);
-      },
-    );
-  });
+function withAriTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  return withTimeout(
+    promise,
+    ms,
+    () => new AriError(what, 'unavailable', undefined, `no answer within ${ms} ms`),
+  );
 }
 
 function sleep(ms: number, signal: AbortSignal): Promise<void> {

@@ -1,6 +1,7 @@
 import type { Logger } from '../logger.ts';
 import type { CallerHistoryStore, PastCall } from '../queues/caller-history.ts';
 import type { ScreeningOutcome } from '../records/call-record.ts';
+import { withTimeout } from '../with-timeout.ts';
 import type { CallerIdentity } from './caller-id.ts';
 import { DEFAULT_RULES, EMPTY_HISTORY, type ScreeningRules, screenCall } from './screening.ts';
 
@@ -47,6 +48,7 @@ export class Screener {
           this.#options.listOf?.(number) ?? Promise.resolve(null),
         ]),
         this.#options.timeoutMs ?? 250,
+        () => new Error(`no answer within ${this.#options.timeoutMs ?? 250} ms`),
       );
       if (!rebuilt) this.#rebuild(number, now);
       this.#options.history.recordArrival(number, callId, now).catch((error: unknown) => {
@@ -74,20 +76,4 @@ export class Screener {
       }
     })();
   }
-}
-
-function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
-    promise.then(
-      (value) => {
-        clearTimeout(timer);
-        resolve(value);
-      },
-      (error: unknown) => {
-        clearTimeout(timer);
-        reject(error);
-      },
-    );
-  });
 }
