@@ -8,9 +8,11 @@ import type { Config } from './config.ts';
 import type { Logger } from './logger.ts';
 import { CallQueue } from './queues/call-queue.ts';
 import { CallerHistoryStore } from './queues/caller-history.ts';
+import { CallerListCache } from './queues/caller-lists.ts';
 import { LeaderLease } from './queues/leader-lease.ts';
 import { type SupervisorNotice, SupervisorNotices } from './queues/supervisor-notices.ts';
 import { createCallRepository } from './records/call-repository.ts';
+import { createCallerListRepository } from './records/caller-list-repository.ts';
 import { createDatabase } from './records/database.ts';
 import { migrateToLatest } from './records/migrator.ts';
 import { createRecordWriter, type RecordWriter, startRecordWorker } from './records/record-writer.ts';
@@ -101,6 +103,12 @@ export async function startService(
     logger: logger.child({ component: 'ari' }),
   });
   const callerHistory = new CallerHistoryStore(redis, config.redis.keyPrefix);
+  const callerLists = new CallerListCache(redis, config.redis.keyPrefix);
+  const listEntries = createCallerListRepository(db);
+  // Postgres is the truth for the lists; the cache is reloaded once the schema is there.
+  void migrated.done
+    .then(async () => callerLists.reload(await listEntries.listActive(new Date())))
+    .catch((error: unknown) => logger.error({ err: error }, 'could not load the caller lists'));
   const screener = new Screener({
     history: callerHistory,
     loadPast: async (number, since) =>
@@ -112,6 +120,7 @@ export async function startService(
         ivrHangup: false,
         releasedAt: call.disposition === 'released' ? (call.endedAt?.getTime() ?? null) : null,
       })),
+    listOf: (number) => callerLists.lookup(number, Date.now()),
     logger: logger.child({ component: 'screening' }),
   });
   const center = new CallCenter({
@@ -196,6 +205,19 @@ export async function startService(
       setVerdict: (callId, verdict, takerId) => calls.setVerdict(callId, verdict, takerId, new Date()),
       recordVerdict: (number, callId, verdict) =>
         callerHistory.recordVerdict(number, callId, verdict, Date.now()),
+    },
+    lists: {
+      put: async (entry) => {
+        const saved = await listEntries.upsert(entry);
+        await callerLists.put(saved.number, saved.list, saved.expiresAt);
+        return saved;
+      },
+      remove: async (number) => {
+        const removed = await listEntries.remove(number);
+        await callerLists.remove(number);
+        return removed;
+      },
+      list: () => listEntries.listActive(new Date()),
     },
     live: {
       waiting: () => queue.waiting(),

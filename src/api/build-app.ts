@@ -3,6 +3,7 @@ import type { Logger } from '../logger.ts';
 import { registerProblemHandler } from './problem.ts';
 import { type CallRoutesDeps, callRoutes } from './routes/call-routes.ts';
 import { healthRoutes, type ReadinessCheck } from './routes/health-routes.ts';
+import { type ListRoutesDeps, listRoutes } from './routes/list-routes.ts';
 import { type LiveRoutesDeps, liveRoutes } from './routes/live-routes.ts';
 import { type TakerRoutesDeps, takerRoutes } from './routes/taker-routes.ts';
 
@@ -12,6 +13,7 @@ export interface AppDeps {
   takers: TakerRoutesDeps;
   live: LiveRoutesDeps;
   calls: CallRoutesDeps;
+  lists: ListRoutesDeps;
 }
 
 /** The HTTP API, ready for `inject()` in tests or `listen()` in main; it never listens itself. */
@@ -28,5 +30,6 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(async (scope) => takerRoutes(scope, deps.takers));
   await app.register(async (scope) => liveRoutes(scope, deps.live));
   await app.register(async (scope) => callRoutes(scope, deps.calls));
+  await app.register(async (scope) => listRoutes(scope, deps.lists));
   return app;
 }

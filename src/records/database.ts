@@ -76,11 +76,22 @@ export interface TakerEventsTable {
   at: Timestamp;
 }
 
+/** An allowlist or blocklist entry: one per E.164 number. */
+export interface CallerListEntriesTable {
+  number: string;
+  list: 'allow' | 'block';
+  reason: string;
+  author: string;
+  created_at: ColumnType<Date, Date | undefined, Date>;
+  expires_at: Timestamp | null;
+}
+
 export interface Database {
   calls: CallsTable;
   call_events: CallEventsTable;
   call_takers: CallTakersTable;
   taker_events: TakerEventsTable;
+  caller_list_entries: CallerListEntriesTable;
 }
 
 export interface DatabaseOptions {

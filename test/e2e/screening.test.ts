@@ -204,3 +204,88 @@ describe('silent calls', () => {
     expect(types).not.toContain('person-heard');
   });
 });
+
+describe('allowlist and blocklist', () => {
+  async function put(c: CallCenterUnderTest, number: string, body: Record<string, unknown>) {
+    return c.service.app.inject({
+      method: 'PUT',
+      url: `/caller-lists/${encodeURIComponent(number)}`,
+      payload: body,
+    });
+  }
+
+  it('warns and releases a blocklisted number, but challenges it when it calls straight back', async () => {
+    center = await startCallCenter({ takers: 1 });
+    await center.service.databaseReady;
+    center.emulator.setEndpoint('PJSIP/taker1', { answer: 'after', delayMs: 10 });
+    await center.makeAvailable('taker1');
+    const listed = await put(center, '0812 7777 8888', {
+      list: 'block',
+      reason: 'threatened call takers',
+      author: 'supervisor1',
+    });
+    expect(listed.statusCode, listed.body).toBe(200);
+    expect(listed.json()).toMatchObject({ number: '+6281277778888', list: 'block', expiresAt: null });
+
+    const first = center.emulator.placeCall({ from: '081277778888' });
+    await first.ended;
+    expect(await finishedRecord(center, first.channelId)).toMatchObject({
+      disposition: 'released',
+      screening: { decision: 'warn-and-release', reasons: ['on the blocklist: warned and released'] },
+    });
+
+    const again = center.emulator.placeCall({ from: '+6281277778888' });
+    await eventually(async () => {
+      const rows = await center!.database.db.selectFrom('call_events').select('type').execute();
+      return rows.some((r) => r.type === 'challenge');
+    }, 'the challenge');
+    again.pressKeys('55');
+    await untilBridged(center, again, 'the blocked caller reaching a person after the key press');
+    again.hangup();
+    expect((await finishedRecord(center, again.channelId)).screening?.decision).toBe('challenge');
+  });
+
+  it('lets an allowlisted number through whatever its history, and validates entries', async () => {
+    center = await startCallCenter({ takers: 1 });
+    await center.service.databaseReady;
+    const redis = new Redis(testRedisUrl());
+    const history = new CallerHistoryStore(redis, center.redisPrefix);
+    for (let i = 0; i < 3; i++)
+      await history.recordVerdict('+6281200001111', `old-${i}`, 'prank', Date.now());
+    await history.rebuild('+6281200001111', [], Date.now());
+    redis.disconnect();
+    expect(
+      (await put(center, '081200001111', { list: 'allow', reason: 'RSUD Kendari ER desk', author: 'admin' }))
+        .statusCode,
+    ).toBe(200);
+    center.emulator.setEndpoint('PJSIP/taker1', { answer: 'after', delayMs: 10 });
+    await center.makeAvailable('taker1');
+    const call = center.emulator.placeCall({ from: '081200001111' });
+    await untilBridged(center, call);
+    call.hangup();
+    expect((await finishedRecord(center, call.channelId)).screening).toMatchObject({
+      decision: 'connect',
+      reasons: ['on the allowlist'],
+    });
+
+    const junk = await put(center, 'anonymous', { list: 'block', reason: 'nope', author: 'admin' });
+    expect(junk.statusCode).toBe(400);
+    expect(junk.json().detail).toBe('params.number: not a usable phone number (anonymous)');
+    const past = await put(center, '081200002222', {
+      list: 'block',
+      reason: 'expired already',
+      author: 'admin',
+      expiresAt: '2020-01-01T00:00:00Z',
+    });
+    expect(past.json().detail).toBe('body.expiresAt: must be in the future');
+    const missing = await center.service.app.inject({ method: 'DELETE', url: '/caller-lists/081200002222' });
+    expect(missing.statusCode).toBe(404);
+    const listed = await center.service.app.inject({ method: 'GET', url: '/caller-lists' });
+    expect(listed.json()).toMatchObject([{ number: '+6281200001111', list: 'allow', author: 'admin' }]);
+    const removed = await center.service.app.inject({
+      method: 'DELETE',
+      url: '/caller-lists/+6281200001111',
+    });
+    expect(removed.statusCode).toBe(204);
+  });
+});

@@ -30,7 +30,13 @@ describe('migrations', () => {
     const names = Object.keys(migrations);
 
     expect(await migrateToLatest(db)).toEqual(names);
-    expect(await tables(db)).toEqual(['call_events', 'call_takers', 'calls', 'taker_events']);
+    expect(await tables(db)).toEqual([
+      'call_events',
+      'call_takers',
+      'caller_list_entries',
+      'calls',
+      'taker_events',
+    ]);
     expect(await migrateToLatest(db)).toEqual([]);
 
     expect(await migrateDown(db, { all: true })).toEqual([...names].reverse());
