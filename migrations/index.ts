@@ -3,6 +3,7 @@ import * as initial from './2026-11-23-0001-initial.ts';
 import * as takerEvents from './2026-11-23-0002-taker-events.ts';
 import * as screening from './2026-11-23-0003-screening.ts';
 import * as callerLists from './2026-11-23-0004-caller-lists.ts';
+import * as screeningRules from './2026-11-23-0005-screening-rules.ts';
 
 /**
  * Every migration, imported statically so the set is the same from the TypeScript sources and
@@ -14,4 +15,5 @@ export const migrations: Readonly<Record<string, Migration>> = {
   '2026-11-23-0002-taker-events': takerEvents,
   '2026-11-23-0003-screening': screening,
   '2026-11-23-0004-caller-lists': callerLists,
+  '2026-11-23-0005-screening-rules': screeningRules,
 };

@@ -16,10 +16,12 @@ import { createCallerListRepository } from './records/caller-list-repository.ts'
 import { createDatabase } from './records/database.ts';
 import { migrateToLatest } from './records/migrator.ts';
 import { createRecordWriter, type RecordWriter, startRecordWorker } from './records/record-writer.ts';
+import { createRuleSetRepository } from './records/rule-set-repository.ts';
 import { startTakerEventDrain } from './records/taker-event-drain.ts';
 import { createTakerEventRepository } from './records/taker-event-repository.ts';
 import { createTakerRepository } from './records/taker-repository.ts';
 import { CallCenter, type CallCenterOptions } from './routing/call-center.ts';
+import { RuleBook } from './routing/rule-book.ts';
 import { Screener } from './routing/screener.ts';
 import { SoftphonePresence } from './routing/softphone-presence.ts';
 
@@ -104,6 +106,17 @@ export async function startService(
   });
   const callerHistory = new CallerHistoryStore(redis, config.redis.keyPrefix);
   const callerLists = new CallerListCache(redis, config.redis.keyPrefix);
+  const ruleSets = createRuleSetRepository(db);
+  const ruleBook = new RuleBook({
+    repository: ruleSets,
+    redis,
+    prefix: config.redis.keyPrefix,
+    logger: logger.child({ component: 'rules' }),
+  });
+  await ruleBook
+    .start()
+    .catch((error: unknown) => logger.error({ err: error }, 'rule announcements unavailable'));
+  void migrated.done.then(() => ruleBook.reload());
   const listEntries = createCallerListRepository(db);
   // Postgres is the truth for the lists; the cache is reloaded once the schema is there.
   void migrated.done
@@ -121,6 +134,7 @@ export async function startService(
         releasedAt: call.disposition === 'released' ? (call.endedAt?.getTime() ?? null) : null,
       })),
     listOf: (number) => callerLists.lookup(number, Date.now()),
+    rules: () => ruleBook.current,
     logger: logger.child({ component: 'screening' }),
   });
   const center = new CallCenter({
@@ -219,6 +233,17 @@ export async function startService(
       },
       list: () => listEntries.listActive(new Date()),
     },
+    rules: {
+      create: (rules, comment, by) => ruleSets.create(rules, comment, by),
+      activate: async (version, by) => {
+        if (!(await ruleSets.activate(version, by, new Date()))) return false;
+        await ruleBook.reload();
+        await redis.publish(RuleBook.channel(config.redis.keyPrefix), String(version));
+        return true;
+      },
+      list: () => ruleSets.list(),
+      inForce: () => ({ version: ruleBook.version, rules: ruleBook.current }),
+    },
     live: {
       waiting: () => queue.waiting(),
       takers: () => queue.listTakers(),
@@ -249,6 +274,7 @@ export async function startService(
         await recorder.close();
         await recordWorker.close();
         await takerEventDrain.close();
+        ruleBook.close();
         await migrated.cancel();
         redis.disconnect();
         await db.destroy();

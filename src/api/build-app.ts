@@ -5,6 +5,7 @@ import { type CallRoutesDeps, callRoutes } from './routes/call-routes.ts';
 import { healthRoutes, type ReadinessCheck } from './routes/health-routes.ts';
 import { type ListRoutesDeps, listRoutes } from './routes/list-routes.ts';
 import { type LiveRoutesDeps, liveRoutes } from './routes/live-routes.ts';
+import { type RuleRoutesDeps, ruleRoutes } from './routes/rule-routes.ts';
 import { type TakerRoutesDeps, takerRoutes } from './routes/taker-routes.ts';
 
 export interface AppDeps {
@@ -14,6 +15,7 @@ export interface AppDeps {
   live: LiveRoutesDeps;
   calls: CallRoutesDeps;
   lists: ListRoutesDeps;
+  rules: RuleRoutesDeps;
 }
 
 /** The HTTP API, ready for `inject()` in tests or `listen()` in main; it never listens itself. */
@@ -31,5 +33,6 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(async (scope) => liveRoutes(scope, deps.live));
   await app.register(async (scope) => callRoutes(scope, deps.calls));
   await app.register(async (scope) => listRoutes(scope, deps.lists));
+  await app.register(async (scope) => ruleRoutes(scope, deps.rules));
   return app;
 }

@@ -86,12 +86,25 @@ export interface CallerListEntriesTable {
   expires_at: Timestamp | null;
 }
 
+/** One version of the screening rules; the table is its own audit trail. */
+export interface ScreeningRuleSetsTable {
+  version: Generated<number>;
+  /** Written as JSON text, read back parsed. */
+  rules: ColumnType<unknown, string, never>;
+  comment: string;
+  created_by: string;
+  created_at: ColumnType<Date, never, never>;
+  activated_by: string | null;
+  activated_at: Timestamp | null;
+}
+
 export interface Database {
   calls: CallsTable;
   call_events: CallEventsTable;
   call_takers: CallTakersTable;
   taker_events: TakerEventsTable;
   caller_list_entries: CallerListEntriesTable;
+  screening_rule_sets: ScreeningRuleSetsTable;
 }
 
 export interface DatabaseOptions {

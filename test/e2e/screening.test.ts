@@ -2,6 +2,7 @@ import { Redis } from 'ioredis';
 import { afterEach, describe, expect, it } from 'vitest';
 import { CallerHistoryStore } from '../../src/queues/caller-history.ts';
 import type { CallRecord } from '../../src/records/call-record.ts';
+import { DEFAULT_RULES } from '../../src/routing/screening.ts';
 import { testRedisUrl } from '../support/test-redis.ts';
 import {
   type CallCenterUnderTest,
@@ -287,5 +288,86 @@ describe('allowlist and blocklist', () => {
       url: '/caller-lists/+6281200001111',
     });
     expect(removed.statusCode).toBe(204);
+  });
+});
+
+describe('rules as data', () => {
+  it('activates a rule set proposed on one instance on the other within moments, and validates it', async () => {
+    center = await startCallCenter({ takers: 1 });
+    await center.service.databaseReady;
+    const standby = await center.startAnotherService();
+    const leader = center.service;
+    const inForce = async () => (await leader.app.inject({ method: 'GET', url: '/rules/in-force' })).json();
+    expect((await inForce()).version).toBeNull();
+
+    const invalid = await standby.app.inject({
+      method: 'POST',
+      url: '/rules',
+      payload: {
+        rules: { ...DEFAULT_RULES, releaseAfterPranks24h: 0 },
+        comment: 'too strict',
+        author: 'admin',
+      },
+    });
+    expect(invalid.statusCode).toBe(400);
+    expect(invalid.json().detail).toMatch(/^body\.rules\.releaseAfterPranks24h: /);
+
+    const stricter = { ...DEFAULT_RULES, releaseAfterPranks24h: 1 };
+    const created = await standby.app.inject({
+      method: 'POST',
+      url: '/rules',
+      payload: {
+        rules: stricter,
+        comment: 'one prank a day is enough during Lebaran',
+        author: 'supervisor1',
+      },
+    });
+    expect(created.statusCode, created.body).toBe(201);
+    const { version } = created.json();
+    // Proposed is not in force.
+    expect((await inForce()).version).toBeNull();
+    const activated = await standby.app.inject({
+      method: 'POST',
+      url: `/rules/${version}/activate`,
+      payload: { author: 'supervisor1' },
+    });
+    expect(activated.statusCode).toBe(200);
+    await eventually(
+      async () => (await inForce()).version === version,
+      'the leader screening with the new set',
+    );
+    expect((await inForce()).rules.releaseAfterPranks24h).toBe(1);
+
+    // In force: one prank today now releases.
+    const redis = new Redis(testRedisUrl());
+    await new CallerHistoryStore(redis, center.redisPrefix).recordVerdict(
+      '+6281244445555',
+      'old',
+      'prank',
+      Date.now(),
+    );
+    redis.disconnect();
+    const call = center.emulator.placeCall({ from: '081244445555' });
+    await call.ended;
+    expect(await finishedRecord(center, call.channelId)).toMatchObject({
+      disposition: 'released',
+      screening: { decision: 'warn-and-release' },
+    });
+
+    const audit = (await leader.app.inject({ method: 'GET', url: '/rules' })).json();
+    expect(audit).toMatchObject([
+      {
+        version,
+        createdBy: 'supervisor1',
+        activatedBy: 'supervisor1',
+        comment: 'one prank a day is enough during Lebaran',
+      },
+    ]);
+    const unknown = await leader.app.inject({
+      method: 'POST',
+      url: '/rules/999/activate',
+      payload: { author: 'x' },
+    });
+    expect(unknown.statusCode).toBe(404);
   });
 });

@@ -35,6 +35,7 @@ describe('migrations', () => {
       'call_takers',
       'caller_list_entries',
       'calls',
+      'screening_rule_sets',
       'taker_events',
     ]);
     expect(await migrateToLatest(db)).toEqual([]);

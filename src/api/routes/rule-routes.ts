@@ -1,0 +1,105 @@
+import type { FastifyInstance } from 'fastify';
+import { Type } from 'typebox';
+import type { RuleSetVersion } from '../../records/rule-set-repository.ts';
+import type { ScreeningRules } from '../../routing/screening.ts';
+import { ApiProblem, ProblemSchema } from '../problem.ts';
+
+export interface RuleRoutesDeps {
+  create(rules: ScreeningRules, comment: string, by: string): Promise<RuleSetVersion>;
+  /** Activates and announces it to every instance; false when there is no such version. */
+  activate(version: number, by: string): Promise<boolean>;
+  list(): Promise<RuleSetVersion[]>;
+  /** What this instance screens with now. */
+  inForce(): { version: number | null; rules: ScreeningRules };
+}
+
+const count = (description: string) => Type.Integer({ minimum: 1, maximum: 1000, description });
+const weight = Type.Number({ minimum: -100, maximum: 100 });
+
+/** The JSON schema every rule set must satisfy (also served at GET /rules/schema). */
+export const ScreeningRulesSchema = Type.Object(
+  {
+    releaseAfterPranks24h: count('pranks judged in 24 h from which a caller is warned and released'),
+    challengeAfterPranks7d: count('pranks judged in 7 days from which every call is challenged first'),
+    lowAfterPranks7d: count('pranks judged in 7 days from which the priority is lowered'),
+    lowAfterSilent7d: count('silent verdicts in 7 days from which the priority is lowered'),
+    lowAfterIvrHangups24h: count('menu hang-ups in 24 h from which the priority is lowered'),
+    releaseCooldownMs: Type.Integer({
+      minimum: 60_000,
+      maximum: 7 * 24 * 3600_000,
+      description: 'a caller released within this window is challenged, never released again',
+    }),
+    weights: Type.Object(
+      { prank24h: weight, prank7d: weight, silent7d: weight, ivrHangup24h: weight, genuine7d: weight },
+      { additionalProperties: false },
+    ),
+  },
+  { additionalProperties: false },
+);
+
+const Author = Type.String({ minLength: 1, maxLength: 64 });
+const Version = Type.Object({
+  version: Type.Integer(),
+  rules: ScreeningRulesSchema,
+  comment: Type.String(),
+  createdBy: Type.String(),
+  createdAt: Type.String({ format: 'date-time' }),
+  activatedBy: Type.Union([Type.String(), Type.Null()]),
+  activatedAt: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]),
+});
+
+const toJson = (v: RuleSetVersion) => ({
+  ...v,
+  createdAt: v.createdAt.toISOString(),
+  activatedAt: v.activatedAt?.toISOString() ?? null,
+});
+
+/** Screening rules as versioned data: propose, activate (every instance within a second), audit. */
+export async function ruleRoutes(app: FastifyInstance, deps: RuleRoutesDeps): Promise<void> {
+  app.get('/rules/schema', async () => ScreeningRulesSchema);
+
+  app.get('/rules', { schema: { response: { 200: Type.Array(Version) } } }, async () =>
+    (await deps.list()).map(toJson),
+  );
+
+  app.get('/rules/in-force', async () => deps.inForce());
+
+  app.post<{ Body: { rules: ScreeningRules; comment: string; author: string } }>(
+    '/rules',
+    {
+      schema: {
+        body: Type.Object(
+          {
+            rules: ScreeningRulesSchema,
+            comment: Type.String({ minLength: 3, maxLength: 500 }),
+            author: Author,
+          },
+          { additionalProperties: false },
+        ),
+        response: { 201: Version, 400: ProblemSchema },
+      },
+    },
+    async (request, reply) => {
+      const { rules, comment, author } = request.body;
+      return reply.status(201).send(toJson(await deps.create(rules, comment, author)));
+    },
+  );
+
+  app.post<{ Params: { version: number }; Body: { author: string } }>(
+    '/rules/:version/activate',
+    {
+      schema: {
+        params: Type.Object({ version: Type.Integer({ minimum: 1 }) }),
+        body: Type.Object({ author: Author }, { additionalProperties: false }),
+        response: { 400: ProblemSchema, 404: ProblemSchema },
+      },
+    },
+    async (request) => {
+      const { version } = request.params;
+      if (!(await deps.activate(version, request.body.author))) {
+        throw new ApiProblem(404, 'rule-set-not-found', `no rule set version ${version}`);
+      }
+      return { version, activated: true };
+    },
+  );
+}

@@ -1,0 +1,72 @@
+import type { Redis } from 'ioredis';
+import type { Logger } from '../logger.ts';
+import type { RuleSetRepository } from '../records/rule-set-repository.ts';
+import { DEFAULT_RULES, type ScreeningRules } from './screening.ts';
+
+/**
+ * The screening rules in force in this instance. Loaded from Postgres at start; an activation
+ * anywhere is announced on `<prefix>:rules` and every instance reloads within a moment, so calls
+ * arriving after it are screened by the new set. Until a set is activated: the defaults.
+ */
+export class RuleBook {
+  readonly #repository: Pick<RuleSetRepository, 'active'>;
+  readonly #subscriber: Redis;
+  readonly #channel: string;
+  readonly #logger: Logger;
+  #rules: ScreeningRules = DEFAULT_RULES;
+  #version: number | null = null;
+
+  constructor(options: {
+    repository: Pick<RuleSetRepository, 'active'>;
+    redis: Redis;
+    prefix: string;
+    logger: Logger;
+  }) {
+    this.#repository = options.repository;
+    // A subscribed connection can do nothing else: it gets its own.
+    this.#subscriber = options.redis.duplicate();
+    this.#channel = RuleBook.channel(options.prefix);
+    this.#logger = options.logger;
+  }
+
+  static channel(prefix: string): string {
+    return `${prefix}:rules`;
+  }
+
+  get current(): ScreeningRules {
+    return this.#rules;
+  }
+
+  get version(): number | null {
+    return this.#version;
+  }
+
+  async start(): Promise<void> {
+    this.#subscriber.on('message', (channel) => {
+      if (channel === this.#channel) void this.reload();
+    });
+    // Re-subscribed by ioredis after a reconnect; reload then too, an announcement may be lost.
+    this.#subscriber.on('ready', () => void this.reload());
+    await this.#subscriber.subscribe(this.#channel);
+  }
+
+  async reload(): Promise<void> {
+    try {
+      const active = await this.#repository.active();
+      if (!active || active.version === this.#version) return;
+      this.#rules = {
+        ...DEFAULT_RULES,
+        ...active.rules,
+        weights: { ...DEFAULT_RULES.weights, ...active.rules.weights },
+      };
+      this.#version = active.version;
+      this.#logger.info({ version: active.version }, 'screening rules in force');
+    } catch (error) {
+      this.#logger.warn({ err: error }, 'could not load the screening rules; keeping the ones in force');
+    }
+  }
+
+  close(): void {
+    this.#subscriber.disconnect();
+  }
+}
