@@ -22,7 +22,7 @@ import { createTakerEventRepository } from './records/taker-event-repository.ts'
 import { createTakerRepository } from './records/taker-repository.ts';
 import { CallCenter, type CallCenterOptions } from './routing/call-center.ts';
 import { RuleBook } from './routing/rule-book.ts';
-import { Screener } from './routing/screener.ts';
+import { rebuildAllCallerHistory, Screener } from './routing/screener.ts';
 import { SoftphonePresence } from './routing/softphone-presence.ts';
 
 export interface Service {
@@ -122,17 +122,31 @@ export async function startService(
   void migrated.done
     .then(async () => callerLists.reload(await listEntries.listActive(new Date())))
     .catch((error: unknown) => logger.error({ err: error }, 'could not load the caller lists'));
+  const toPastCall = (call: Awaited<ReturnType<typeof calls.listCallerCalls>>[number]) => ({
+    callId: call.id,
+    arrivedAt: call.arrivedAt.getTime(),
+    verdict: call.verdict,
+    verdictAt: call.verdictAt?.getTime() ?? null,
+    ivrHangup: false,
+    releasedAt: call.disposition === 'released' ? (call.endedAt?.getTime() ?? null) : null,
+  });
+  void migrated.done
+    .then(() =>
+      rebuildAllCallerHistory({
+        history: callerHistory,
+        loadSince: async (since) =>
+          (await calls.listCallsSince(new Date(since))).map((call) => ({
+            ...toPastCall(call),
+            number: call.callerNumber,
+          })),
+        now: Date.now(),
+        logger,
+      }),
+    )
+    .catch((error: unknown) => logger.error({ err: error }, 'could not rebuild caller history'));
   const screener = new Screener({
     history: callerHistory,
-    loadPast: async (number, since) =>
-      (await calls.listCallerCalls(number, new Date(since))).map((call) => ({
-        callId: call.id,
-        arrivedAt: call.arrivedAt.getTime(),
-        verdict: call.verdict,
-        verdictAt: call.verdictAt?.getTime() ?? null,
-        ivrHangup: false,
-        releasedAt: call.disposition === 'released' ? (call.endedAt?.getTime() ?? null) : null,
-      })),
+    loadPast: async (number, since) => (await calls.listCallerCalls(number, new Date(since))).map(toPastCall),
     listOf: (number) => callerLists.lookup(number, Date.now()),
     rules: () => ruleBook.current,
     logger: logger.child({ component: 'screening' }),

@@ -45,10 +45,13 @@ export function printCallTable(
   const toRing: number[] = [];
   for (const { record, events } of calls) {
     const arrived = channelCreatedAt.get(record.callerChannelId);
-    const firstOffer = events.find((e) => e.type === 'offered');
+    const types = events.map((e) => e.type);
+    // A taker was free at once: the first offer went out before the greeting ended.
+    const offeredAtOnce =
+      types.includes('offered') &&
+      (!types.includes('greeting-finished') || types.indexOf('offered') < types.indexOf('greeting-finished'));
     const ringing = channelCreatedAt.get(`siaga112-offer-${record.id}-1`);
-    if (arrived !== undefined && ringing !== undefined && firstOffer && firstOffer.seq <= 4)
-      toRing.push(ringing - arrived);
+    if (arrived !== undefined && ringing !== undefined && offeredAtOnce) toRing.push(ringing - arrived);
   }
   if (toRing.length > 0) {
     console.log(

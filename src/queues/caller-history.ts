@@ -40,9 +40,23 @@ export class CallerHistoryStore {
    * has no record of having loaded this caller from Postgres (a new number, or Redis lost it):
    * the caller then rebuilds in the background, off the call's path.
    */
-  async read(number: string, now: number): Promise<{ history: CallerHistory; rebuilt: boolean }> {
+  async read(
+    number: string,
+    now: number,
+    options: { recordArrivalOf?: string } = {},
+  ): Promise<{ history: CallerHistory; rebuilt: boolean }> {
     const count = (set: string, sinceMs: number) =>
       ['zcount', this.#key(number, set), String(now - sinceMs), '+inf'] as [string, ...string[]];
+    // The arrival of the call being screened is recorded after the counts, in the same round trip:
+    // it does not count itself.
+    const calls = this.#key(number, 'calls');
+    const arrival: Array<[string, ...string[]]> = options.recordArrivalOf
+      ? [
+          ['zadd', calls, String(now), options.recordArrivalOf],
+          ['zremrangebyscore', calls, '-inf', String(now - KEEP_MS)],
+          ['expire', calls, String(TTL_SECONDS)],
+        ]
+      : [];
     const replies = await execAll(
       this.#redis.pipeline([
         count('calls', 10 * MINUTE),
@@ -56,6 +70,8 @@ export class CallerHistoryStore {
         count('ivr-hangups', DAY),
         ['get', this.#key(number, 'released')],
         ['exists', this.#key(number, 'built')],
+        ['exists', this.#completeKey],
+        ...arrival,
       ]),
     );
     const n = (i: number) => Number(replies[i] ?? 0);
@@ -70,7 +86,28 @@ export class CallerHistoryStore {
       ivrHangups24h: n(8),
       lastReleasedAt: typeof released === 'string' ? Number(released) : EMPTY_HISTORY.lastReleasedAt,
     };
-    return { history, rebuilt: n(10) === 1 };
+    return { history, rebuilt: n(10) === 1 || n(11) === 1 };
+  }
+
+  /** Redis holds every caller's history (a full rebuild ran): no per-caller rebuild is needed. */
+  async markComplete(at: number): Promise<void> {
+    await this.#redis.set(this.#completeKey, String(at));
+  }
+
+  async isComplete(): Promise<boolean> {
+    return (await this.#redis.exists(this.#completeKey)) === 1;
+  }
+
+  /** One instance at a time rebuilds everything; true when this one may. */
+  async claimFullRebuild(ttlSeconds: number): Promise<boolean> {
+    return (
+      (await this.#redis.set(`${this.#prefix}:caller-history:rebuilding`, '1', 'EX', ttlSeconds, 'NX')) ===
+      'OK'
+    );
+  }
+
+  get #completeKey(): string {
+    return `${this.#prefix}:caller-history:complete`;
   }
 
   async recordArrival(number: string, callId: string, at: number): Promise<void> {

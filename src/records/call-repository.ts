@@ -30,6 +30,18 @@ export interface CallRepository {
     by: string,
     at: Date,
   ): Promise<{ answered: boolean; callerNumber: string | null } | undefined>;
+  /** Every trusted number's calls since `since`, for rebuilding all screening history at once. */
+  listCallsSince(since: Date): Promise<
+    Array<{
+      id: string;
+      callerNumber: string;
+      arrivedAt: Date;
+      verdict: Verdict | null;
+      verdictAt: Date | null;
+      disposition: Disposition | null;
+      endedAt: Date | null;
+    }>
+  >;
   /** A caller's calls since `since`, for rebuilding screening history. */
   listCallerCalls(
     callerNumber: string,
@@ -278,6 +290,25 @@ export function createCallRepository(db: Kysely<Database>): CallRepository {
         .execute();
       return rows.map((r) => ({
         id: r.id,
+        arrivedAt: r.arrived_at,
+        verdict: r.verdict,
+        verdictAt: r.verdict_at,
+        disposition: r.disposition,
+        endedAt: r.ended_at,
+      }));
+    },
+
+    async listCallsSince(since) {
+      const rows = await db
+        .selectFrom('calls')
+        .select(['id', 'caller_number', 'arrived_at', 'verdict', 'verdict_at', 'disposition', 'ended_at'])
+        .where('arrived_at', '>=', since)
+        .where('caller_number', 'is not', null)
+        .orderBy('arrived_at')
+        .execute();
+      return rows.map((r) => ({
+        id: r.id,
+        callerNumber: r.caller_number!,
         arrivedAt: r.arrived_at,
         verdict: r.verdict,
         verdictAt: r.verdict_at,

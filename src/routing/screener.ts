@@ -6,7 +6,7 @@ import type { CallerIdentity } from './caller-id.ts';
 import { DEFAULT_RULES, EMPTY_HISTORY, type ScreeningRules, screenCall } from './screening.ts';
 
 export interface ScreenerOptions {
-  history: Pick<CallerHistoryStore, 'read' | 'recordArrival' | 'rebuild'>;
+  history: Pick<CallerHistoryStore, 'read' | 'rebuild'>;
   /** A caller's calls of the last week from Postgres, to rebuild a history Redis lost. */
   loadPast(number: string, since: number): Promise<PastCall[]>;
   /** The rule set in force (rules become data in Postgres; the defaults until then). */
@@ -44,16 +44,13 @@ export class Screener {
     try {
       const [{ history, rebuilt }, list] = await withTimeout(
         Promise.all([
-          this.#options.history.read(number, now),
+          this.#options.history.read(number, now, { recordArrivalOf: callId }),
           this.#options.listOf?.(number) ?? Promise.resolve(null),
         ]),
         this.#options.timeoutMs ?? 250,
         () => new Error(`no answer within ${this.#options.timeoutMs ?? 250} ms`),
       );
       if (!rebuilt) this.#rebuild(number, now);
-      this.#options.history.recordArrival(number, callId, now).catch((error: unknown) => {
-        this.#options.logger.warn({ err: error, callId }, 'could not record the arrival in caller history');
-      });
       return screenCall(history, { callerIdKind: 'e164', list, now }, rules);
     } catch (error) {
       this.#options.logger.warn({ err: error, callId }, 'screening unavailable; the call goes through');
@@ -76,4 +73,27 @@ export class Screener {
       }
     })();
   }
+}
+
+/**
+ * When Redis has lost the callers' history (or never had it), rebuilds all of it from Postgres
+ * once, in the background: afterwards no call waits on, or triggers, a per-caller rebuild. One
+ * instance does it at a time; until it is done, callers are rebuilt one by one as they call.
+ */
+export async function rebuildAllCallerHistory(options: {
+  history: Pick<CallerHistoryStore, 'isComplete' | 'claimFullRebuild' | 'rebuild' | 'markComplete'>;
+  loadSince(since: number): Promise<Array<PastCall & { number: string }>>;
+  now: number;
+  logger: Logger;
+}): Promise<number | null> {
+  const { history, now } = options;
+  if ((await history.isComplete()) || !(await history.claimFullRebuild(300))) return null;
+  const byNumber = new Map<string, PastCall[]>();
+  for (const call of await options.loadSince(now - WEEK_MS)) {
+    byNumber.set(call.number, [...(byNumber.get(call.number) ?? []), call]);
+  }
+  for (const [number, calls] of byNumber) await history.rebuild(number, calls, now);
+  await history.markComplete(now);
+  options.logger.info({ callers: byNumber.size }, 'caller history rebuilt from Postgres');
+  return byNumber.size;
 }

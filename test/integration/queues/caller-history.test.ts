@@ -3,7 +3,7 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 import { createLogger } from '../../../src/logger.ts';
 import { CallerHistoryStore, type PastCall } from '../../../src/queues/caller-history.ts';
 import { normalizeCallerId } from '../../../src/routing/caller-id.ts';
-import { Screener } from '../../../src/routing/screener.ts';
+import { rebuildAllCallerHistory, Screener } from '../../../src/routing/screener.ts';
 import { cleanupRedisPrefix, testRedisPrefix, testRedisUrl } from '../../support/test-redis.ts';
 
 const NUMBER = '+6281234567890';
@@ -146,5 +146,56 @@ describe('the screener', () => {
     const screener = new Screener({ history: store, loadPast: async () => [], logger, now: () => NOW });
     expect(await screener.screen(normalizeCallerId('anonymous'), 'x')).toMatchObject({ decision: 'connect' });
     expect(await redis.keys(`${prefix}:*`)).toEqual([]);
+  });
+});
+
+describe('rebuilding every caller history at once', () => {
+  it('loads the last week from Postgres rows once, after which no caller needs a rebuild', async () => {
+    const logger = createLogger('silent');
+    const rows = [
+      {
+        number: NUMBER,
+        callId: 'a',
+        arrivedAt: NOW - DAY,
+        verdict: 'prank' as const,
+        verdictAt: NOW - DAY,
+        ivrHangup: false,
+        releasedAt: null,
+      },
+      {
+        number: NUMBER,
+        callId: 'b',
+        arrivedAt: NOW - MINUTE,
+        verdict: null,
+        verdictAt: null,
+        ivrHangup: false,
+        releasedAt: null,
+      },
+      {
+        number: '+6285700000000',
+        callId: 'c',
+        arrivedAt: NOW - 2 * DAY,
+        verdict: 'genuine' as const,
+        verdictAt: NOW - 2 * DAY,
+        ivrHangup: false,
+        releasedAt: null,
+      },
+    ];
+    const sinceAsked: number[] = [];
+    const loadSince = async (since: number) => {
+      sinceAsked.push(since);
+      return rows;
+    };
+    expect(await rebuildAllCallerHistory({ history: store, loadSince, now: NOW, logger })).toBe(2);
+    expect(sinceAsked).toEqual([NOW - 7 * DAY]);
+    expect(await store.read(NUMBER, NOW)).toMatchObject({
+      rebuilt: true,
+      history: { calls: { last7d: 2 }, verdicts: { prank: { last7d: 1 } } },
+    });
+    expect((await store.read('+6285700000000', NOW)).history.verdicts.genuine.last7d).toBe(1);
+    // A number that never called is complete too: nothing to load for it.
+    expect((await store.read('+6281100000000', NOW)).rebuilt).toBe(true);
+    expect(await rebuildAllCallerHistory({ history: store, loadSince, now: NOW, logger })).toBeNull();
+    expect(sinceAsked).toHaveLength(1);
   });
 });
