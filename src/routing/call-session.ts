@@ -92,6 +92,10 @@ export class CallSession {
   #flushScheduled = false;
   #announcementTimer: NodeJS.Timeout | undefined;
   #challengeTimer: NodeJS.Timeout | undefined;
+  #openAnswerGate: () => void = () => {};
+  readonly #answerGate = new Promise<void>((resolve) => {
+    this.#openAnswerGate = resolve;
+  });
   #silenceTimer: NodeJS.Timeout | undefined;
   #personHeard = false;
   /** The call ends because a silent caller waited past the bound (disposition `silent`). */
@@ -186,8 +190,9 @@ export class CallSession {
     // trips from now, while the answer and greeting requests go out. The snapshot is saved at
     // once, so a call whose owner dies while screening is re-adopted, not taken for a new one.
     session.#saveSnapshot();
+    // The answer waits for screening's one round trip, so it never delays the queue's request.
+    session.#answered = session.#answerGate.then(() => session.#answerAndGreet());
     void session.#screenThenEnqueue(identity);
-    session.#answered = session.#answerAndGreet();
     return session;
   }
 
@@ -379,26 +384,25 @@ export class CallSession {
    * one is lowered, challenged (a key press proves a person is there) or warned and released.
    */
   async #screenThenEnqueue(identity: CallerIdentity): Promise<void> {
-    const outcome = this.#ctx.screen ? await this.#ctx.screen(identity, this.callId) : null;
-    if (outcome) {
-      this.#snapshot.record.screening = outcome;
-      this.#log('screened', { ...outcome });
+    let enqueued: Promise<void> | undefined;
+    try {
+      const outcome = this.#ctx.screen ? await this.#ctx.screen(identity, this.callId) : null;
+      if (outcome) {
+        this.#snapshot.record.screening = outcome;
+        this.#log('screened', { ...outcome });
+      }
+      if (!this.#is('queued')) return; // the caller hung up while being screened
+      const decision = outcome?.decision ?? 'connect';
+      if (decision === 'connect-low') this.#setLevel(2);
+      // The queue's request leaves before the answer's: the taker's phone first.
+      if (decision === 'connect' || decision === 'connect-low') enqueued = this.#enqueue();
+    } finally {
+      this.#openAnswerGate();
     }
-    if (!this.#is('queued')) return; // the caller hung up while being screened
-    switch (outcome?.decision ?? 'connect') {
-      case 'connect':
-        break;
-      case 'connect-low':
-        this.#setLevel(2);
-        break;
-      case 'challenge':
-        await this.#challenge('screening');
-        return;
-      case 'warn-and-release':
-        await this.#warnAndRelease(identity);
-        return;
-    }
-    await this.#enqueue();
+    if (enqueued) return enqueued;
+    if (this.#snapshot.record.screening?.decision === 'challenge') await this.#challenge('screening');
+    else if (this.#snapshot.record.screening?.decision === 'warn-and-release')
+      await this.#warnAndRelease(identity);
   }
 
   get #ivrPlaybackId(): string {
