@@ -175,6 +175,19 @@ export async function startService(
       .catch((error: unknown) => logger.warn({ err: error }, 'could not publish a notice'));
   }
   center.start();
+  // A taker freed through any instance's API: the leader (whichever instance it is) dispatches now
+  // instead of at its next tick. A subscribed connection can do nothing else: it gets its own.
+  const dispatchChannel = `${config.redis.keyPrefix}:dispatch`;
+  const dispatchSubscriber = redis.duplicate();
+  dispatchSubscriber.on('message', () => center.requestDispatch());
+  await dispatchSubscriber
+    .subscribe(dispatchChannel)
+    .catch((error: unknown) => logger.warn({ err: error }, 'dispatch announcements unavailable'));
+  const announceDispatch = () => {
+    redis.publish(dispatchChannel, '1').catch((error: unknown) => {
+      logger.warn({ err: error }, 'could not announce a free taker');
+    });
+  };
   // AMI's ContactStatus is a second witness of softphone reachability (chan_pjsip qualify).
   const ami = config.ami
     ? new AmiPresence({ ...config.ami, logger: logger.child({ component: 'ami' }) })
@@ -224,7 +237,7 @@ export async function startService(
           reason: reason ?? '',
           guard: true,
         });
-        if (result.state === 'available') center.requestDispatch();
+        if (result.state === 'available') announceDispatch();
         return result;
       },
       listPresence: () => queue.listTakers(),
@@ -289,6 +302,7 @@ export async function startService(
         await recordWorker.close();
         await takerEventDrain.close();
         ruleBook.close();
+        dispatchSubscriber.disconnect();
         await migrated.cancel();
         redis.disconnect();
         await db.destroy();
