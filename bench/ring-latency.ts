@@ -12,6 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { loadConfig } from '../src/config.ts';
 import { resolveLocalServices } from '../src/dev/local-services.ts';
+import { deleteRedisPrefix } from '../src/dev/redis-prefix.ts';
 import { createLogger } from '../src/logger.ts';
 import { createDatabase } from '../src/records/database.ts';
 import { migrateToLatest } from '../src/records/migrator.ts';
@@ -82,5 +83,6 @@ try {
 } finally {
   await service.close();
   await db.destroy();
+  await deleteRedisPrefix(services.redis.url, prefix);
   await services.stop();
 }

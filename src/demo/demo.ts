@@ -7,6 +7,7 @@
 import { randomBytes } from 'node:crypto';
 import { loadConfig } from '../config.ts';
 import { resolveLocalServices } from '../dev/local-services.ts';
+import { deleteRedisPrefix } from '../dev/redis-prefix.ts';
 import { type InboundCall, startAsteriskEmulator } from '../emulator/asterisk-emulator.ts';
 import { createLogger } from '../logger.ts';
 import { createCallRepository } from '../records/call-repository.ts';
@@ -49,6 +50,7 @@ async function main(): Promise<void> {
   const stop = async () => {
     await service.close();
     await emulator.stop();
+    await deleteRedisPrefix(services.redis.url, redisPrefix);
     await services.stop();
   };
   process.once('SIGINT', () => {
