@@ -4,6 +4,7 @@ import { sql } from 'kysely';
 import { AmiPresence } from './ami/ami-presence.ts';
 import { buildApp } from './api/build-app.ts';
 import { AriClientAdapter } from './ari/ari-client-adapter.ts';
+import { type Clock, realClock } from './clock.ts';
 import type { Config } from './config.ts';
 import type { Logger } from './logger.ts';
 import { CallQueue } from './queues/call-queue.ts';
@@ -20,6 +21,7 @@ import { createRuleSetRepository } from './records/rule-set-repository.ts';
 import { startTakerEventDrain } from './records/taker-event-drain.ts';
 import { createTakerEventRepository } from './records/taker-event-repository.ts';
 import { createTakerRepository } from './records/taker-repository.ts';
+import { backtest } from './routing/backtest.ts';
 import { CallCenter, type CallCenterOptions } from './routing/call-center.ts';
 import { RuleBook } from './routing/rule-book.ts';
 import { rebuildAllCallerHistory, Screener } from './routing/screener.ts';
@@ -45,6 +47,8 @@ const MIGRATION_RETRY_MS = 2000;
 export interface ServiceOptions {
   /** Places each new call in the queue (priority, skill); the menu plugs in here. Default: normal. */
   classify?: CallCenterOptions['classify'];
+  /** The call's time: real unless a replay runs a day in minutes. */
+  clock?: Clock;
 }
 
 /**
@@ -57,6 +61,7 @@ export async function startService(
   logger: Logger,
   options: ServiceOptions = {},
 ): Promise<Service> {
+  const clock = options.clock ?? realClock;
   const redis = new Redis(config.redis.url, { maxRetriesPerRequest: 2, enableAutoPipelining: true });
   // BullMQ's blocking worker needs a connection that never gives up on a command.
   const bullConnection = { url: config.redis.url, maxRetriesPerRequest: null };
@@ -87,6 +92,7 @@ export async function startService(
       agingMs: config.distribution.agingSeconds * 1000,
       skillFallbackMs: config.distribution.skillFallbackSeconds * 1000,
     },
+    now: clock.now,
   });
   const notices = new SupervisorNotices(redis, config.redis.keyPrefix);
   const lease = new LeaderLease({
@@ -112,11 +118,12 @@ export async function startService(
     redis,
     prefix: config.redis.keyPrefix,
     logger: logger.child({ component: 'rules' }),
+    schemaReady: migrated.done,
   });
   await ruleBook
     .start()
     .catch((error: unknown) => logger.error({ err: error }, 'rule announcements unavailable'));
-  void migrated.done.then(() => ruleBook.reload());
+  void ruleBook.reload();
   const listEntries = createCallerListRepository(db);
   // Postgres is the truth for the lists; the cache is reloaded once the schema is there.
   void migrated.done
@@ -139,7 +146,7 @@ export async function startService(
             ...toPastCall(call),
             number: call.callerNumber,
           })),
-        now: Date.now(),
+        now: clock.now(),
         logger,
       }),
     )
@@ -147,16 +154,17 @@ export async function startService(
   const screener = new Screener({
     history: callerHistory,
     loadPast: async (number, since) => (await calls.listCallerCalls(number, new Date(since))).map(toPastCall),
-    listOf: (number) => callerLists.lookup(number, Date.now()),
+    listOf: (number) => callerLists.lookup(number, clock.now()),
     rules: () => ruleBook.current,
     logger: logger.child({ component: 'screening' }),
+    now: clock.now,
   });
   const center = new CallCenter({
     screen: (identity, callId) => screener.screen(identity, callId),
     released: (identity) => {
       if (!identity.number) return;
       callerHistory
-        .recordRelease(identity.number, Date.now())
+        .recordRelease(identity.number, clock.now())
         .catch((error: unknown) =>
           logger.warn({ err: error }, 'could not record a release in caller history'),
         );
@@ -168,6 +176,7 @@ export async function startService(
     settings: config.calls,
     ...(options.classify ? { classify: options.classify } : {}),
     notify: (notice) => publishNotice(notice),
+    clock,
   });
   function publishNotice(notice: SupervisorNotice): void {
     notices
@@ -243,9 +252,10 @@ export async function startService(
       listPresence: () => queue.listTakers(),
     },
     calls: {
-      setVerdict: (callId, verdict, takerId) => calls.setVerdict(callId, verdict, takerId, new Date()),
+      setVerdict: (callId, verdict, takerId) =>
+        calls.setVerdict(callId, verdict, takerId, new Date(clock.now())),
       recordVerdict: (number, callId, verdict) =>
-        callerHistory.recordVerdict(number, callId, verdict, Date.now()),
+        callerHistory.recordVerdict(number, callId, verdict, clock.now()),
     },
     lists: {
       put: async (entry) => {
@@ -270,12 +280,35 @@ export async function startService(
       },
       list: () => ruleSets.list(),
       inForce: () => ({ version: ruleBook.version, rules: ruleBook.current }),
+      backtest: async (candidate, from, to, limit) => {
+        const week = 7 * 24 * 3600_000;
+        const [stored, lists] = await Promise.all([
+          calls.listCallsBetween(new Date(from.getTime() - week), to),
+          listEntries.listActive(new Date(clock.now())),
+        ]);
+        const listed = new Map(lists.map((entry) => [entry.number, entry.list]));
+        return backtest(
+          stored.map((call) => ({
+            callId: call.id,
+            callerNumber: call.callerNumber,
+            callerIdKind: call.callerIdKind,
+            arrivedAt: call.arrivedAt.getTime(),
+            verdict: call.verdict,
+            verdictAt: call.verdictAt?.getTime() ?? null,
+            ivrHangup: false,
+            releasedAt: call.disposition === 'released' ? (call.endedAt?.getTime() ?? null) : null,
+          })),
+          { from: from.getTime(), to: to.getTime() },
+          { inForce: ruleBook.current, candidate },
+          { limit, listOf: (number) => listed.get(number) ?? null },
+        );
+      },
     },
     live: {
       waiting: () => queue.waiting(),
       takers: () => queue.listTakers(),
       notices: (limit) => notices.recent(limit),
-      now: Date.now,
+      now: clock.now,
     },
   });
 

@@ -53,9 +53,9 @@ export interface EmulatorOptions {
   /** Media name (`sound:siaga112/greeting`) → duration in ms; other media fail as Asterisk does. */
   sounds?: Record<string, number>;
   /**
-   * >1 runs scripted timings faster: caller steps, patience, taker answer/hang-up delays and the
-   * talk-detection latencies. Asterisk-side durations the app chooses (originate timeout) and
-   * sound durations are not scaled. Default 1.
+   * >1 runs the emulated world faster: caller steps, patience, taker answer/hang-up delays,
+   * talk-detection latencies, sound durations and originate timeouts (a replay runs the service
+   * on a clock of the same rate). Default 1.
    */
   timeScale?: number;
   /** Validate every event sent against events.json; violations are collected. Default true. */

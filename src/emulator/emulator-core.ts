@@ -253,7 +253,7 @@ export class EmulatorCore {
     this.isAppRegistered = options.isAppRegistered;
   }
 
-  /** A scripted (caller/taker) duration in real milliseconds, given timeScale. */
+  /** A duration of the emulated world in real milliseconds, given timeScale. */
   scaled(ms: number): number {
     return ms / this.timeScale;
   }

@@ -37,7 +37,7 @@ function playCurrent(core: EmulatorCore, playback: PlaybackRecord): void {
     finishPlayback(core, playback, 'failed');
     return;
   }
-  core.timers.set(owner(playback), duration, () => {
+  core.timers.set(owner(playback), core.scaled(duration), () => {
     if (playback.index + 1 < playback.media.length) {
       playback.index += 1;
       playback.state = 'continuing';

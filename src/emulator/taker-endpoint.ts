@@ -13,7 +13,7 @@ export interface DialRequest {
   app: string;
   appArgs: string[];
   caller: AriCallerId;
-  /** Seconds; -1 = no timeout (Asterisk's own clock: not affected by timeScale). */
+  /** Seconds (scaled by timeScale); -1 = no timeout. */
   timeoutSeconds: number;
   variables: Record<string, string>;
 }
@@ -56,7 +56,7 @@ export function dialEndpoint(core: EmulatorCore, request: DialRequest): ChannelR
     }
   });
   if (request.timeoutSeconds > 0) {
-    core.timers.set(channel.id, request.timeoutSeconds * 1000, () => {
+    core.timers.set(channel.id, core.scaled(request.timeoutSeconds * 1000), () => {
       if (channel.dialing) endChannel(core, channel, { by: 'asterisk', cause: 19, request: 'none' });
     });
   }

@@ -1,5 +1,6 @@
 import type { AriEvent, StasisStartEvent } from '../ari/ari-models.ts';
 import { type AriPort, isAriError } from '../ari/ari-port.ts';
+import { type Clock, realClock } from '../clock.ts';
 import type { Logger } from '../logger.ts';
 import type { Assignment, CallQueue } from '../queues/call-queue.ts';
 import type { SupervisorNotice } from '../queues/supervisor-notices.ts';
@@ -27,11 +28,14 @@ export interface CallCenterOptions {
   screen?: CallSessionContext['screen'];
   /** Told when screening released a caller. */
   released?: CallSessionContext['released'];
-  now?: () => number;
+  /** The call's time (default: real). */
+  clock?: Clock;
 }
 
 /** How often waiting calls are checked for ageing, skill fallback and overflow. */
 const TICK_MS = 1000;
+/** After a reconciliation that could not finish (ARI or Redis trouble), the next try. */
+const RECONCILE_RETRY_MS = 1000;
 
 /**
  * Routes ARI events to the call they belong to, starts a session for each new caller, runs the
@@ -51,17 +55,24 @@ export class CallCenter {
   #tick: NodeJS.Timeout | undefined;
   #dispatchLoop: Promise<void> = Promise.resolve();
   #reconcilingNow = false;
+  /**
+   * Calls that arrived over the current events connection: they missed no event, so a
+   * reconciliation leaves them alone (one listed as "not in the app" only arrived after the list).
+   */
+  readonly #arrivedSinceConnect = new Set<string>();
+  readonly #clock: Clock;
 
   constructor(options: CallCenterOptions) {
     this.#options = options;
-    const now = options.now ?? Date.now;
+    const clock = options.clock ?? realClock;
+    this.#clock = clock;
     this.#context = {
       ari: options.ari,
       queue: options.queue,
       recorder: options.recorder,
       logger: options.logger,
       settings: options.settings,
-      now,
+      clock,
       claimChannel: (channelId, session) => this.#sessionsByChannel.set(channelId, session),
       requestDispatch: () => this.requestDispatch(),
       mayAssign: () => !this.#reconcilingNow,
@@ -80,11 +91,14 @@ export class CallCenter {
     this.#unsubscribe.push(
       ari.onEvent((event) => this.#route(event)),
       ari.onConnectionChange((state) => {
-        if (state === 'connected') this.#reconciling = this.#reconciling.then(() => this.reconcile());
+        if (state !== 'connected') return;
+        this.#arrivedSinceConnect.clear();
+        this.#scheduleReconcile();
       }),
     );
     // Ageing, the skill fallback, wrap-ups and overflow are bounds in time: look again each tick.
-    this.#tick = setInterval(() => void this.#onTick(), TICK_MS);
+    // A fast clock (a replay) looks more often in real time, but never more than 20 times a second.
+    this.#tick = setInterval(() => void this.#onTick(), Math.max(50, TICK_MS / this.#clock.rate));
     this.#tick.unref();
   }
 
@@ -101,15 +115,12 @@ export class CallCenter {
   }
 
   #dispatchAt(at: number): void {
-    const timer = setTimeout(
-      () => this.requestDispatch(),
-      Math.max(0, at - (this.#options.now ?? Date.now)()),
-    );
+    const timer = this.#clock.setTimeout(() => this.requestDispatch(), Math.max(0, at - this.#clock.now()));
     timer.unref();
   }
 
   #notify(notice: Omit<SupervisorNotice, 'at'>): void {
-    const full = { ...notice, at: (this.#options.now ?? Date.now)() };
+    const full = { ...notice, at: this.#clock.now() };
     this.#options.logger.warn({ notice: full }, `supervisor notice: ${notice.kind}`);
     this.#options.notify?.(full);
   }
@@ -139,6 +150,7 @@ export class CallCenter {
     for (const session of this.#sessions.values()) session.detach();
     this.#sessions.clear();
     this.#sessionsByChannel.clear();
+    this.#arrivedSinceConnect.clear();
     for (const resolve of this.#endedWaiters) resolve();
     this.#endedWaiters.clear();
   }
@@ -162,6 +174,7 @@ export class CallCenter {
       }
       const session = CallSession.arrive(this.#context, event, this.#options.classify?.(event));
       this.#sessions.set(session.callId, session);
+      this.#arrivedSinceConnect.add(session.callId);
       return;
     }
     const session = this.#sessionFor(event);
@@ -229,35 +242,59 @@ export class CallCenter {
    */
   async reconcile(): Promise<void> {
     this.#reconcilingNow = true;
+    let complete = false;
     try {
       // No assignment may race a call being reconciled: let a running dispatch finish first.
       await this.#dispatchLoop;
-      await this.#reconcileCalls();
+      complete = await this.#reconcileCalls();
+    } catch (error) {
+      this.#options.logger.error({ err: error }, 'reconcile failed');
     } finally {
       this.#reconcilingNow = false;
       this.requestDispatch();
     }
+    // A call left unreconciled would wait forever: try again while we hold the events socket.
+    if (!complete && this.#options.ari.connected) {
+      const retry = setTimeout(() => this.#scheduleReconcile(), RECONCILE_RETRY_MS);
+      retry.unref();
+    }
   }
 
-  async #reconcileCalls(): Promise<void> {
+  /** Reconciliations run one after another; a failed one never stops the next. */
+  #scheduleReconcile(): void {
+    this.#reconciling = this.#reconciling.then(() => this.reconcile()).catch(() => undefined);
+  }
+
+  /** True when every known call and every channel in the app was reconciled. */
+  async #reconcileCalls(): Promise<boolean> {
     const { ari, queue, logger } = this.#options;
+    // Snapshots first, channels second: a listed call's channel is then missing from the list only
+    // when it is really gone.
+    const snapshots = await queue.listSnapshots();
     let live: Set<string>;
     try {
       live = new Set(await ari.listApplicationChannelIds());
     } catch (error) {
-      logger.error({ err: error }, 'could not list the channels in the app; reconcile skipped');
-      return;
+      logger.error({ err: error }, 'could not list the channels in the app; reconcile will be retried');
+      return false;
     }
-    for (const text of await queue.listSnapshots()) {
+    let complete = true;
+    for (const text of snapshots) {
       const snapshot = parseSnapshot(text);
-      if (!snapshot) continue;
+      if (!snapshot || this.#arrivedSinceConnect.has(snapshot.callId)) continue;
       let session = this.#sessions.get(snapshot.callId);
       if (!session) {
         session = CallSession.adopt(this.#context, snapshot);
         this.#sessions.set(session.callId, session);
         logger.info({ callId: snapshot.callId, state: snapshot.state }, 're-adopted a live call');
       }
-      await session.reconcile(live);
+      try {
+        await session.reconcile(live);
+      } catch (error) {
+        // One call's trouble (an ARI timeout during a takeover) must not leave the others behind.
+        logger.error({ err: error, callId: snapshot.callId }, 'could not reconcile a call; will retry');
+        complete = false;
+      }
     }
     for (const channelId of live) {
       if (this.#sessionsByChannel.has(channelId)) continue;
@@ -276,14 +313,18 @@ export class CallCenter {
           channel,
         });
       } catch (error) {
-        if (!isAriError(error, 'not-found'))
-          logger.error({ err: error, channelId }, 'could not adopt channel');
+        if (!isAriError(error, 'not-found')) {
+          logger.error({ err: error, channelId }, 'could not adopt channel; will retry');
+          complete = false;
+        }
       }
     }
+    return complete;
   }
 
   #forget(session: CallSession): void {
     this.#sessions.delete(session.callId);
+    this.#arrivedSinceConnect.delete(session.callId);
     for (const channelId of session.channelIds()) this.#sessionsByChannel.delete(channelId);
     if (this.#sessions.size === 0) {
       for (const resolve of this.#endedWaiters) resolve();

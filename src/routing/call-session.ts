@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { AriChannel, AriEvent, StasisStartEvent } from '../ari/ari-models.ts';
 import { type AriPort, isAriError } from '../ari/ari-port.ts';
+import type { Clock } from '../clock.ts';
 import type { Logger } from '../logger.ts';
 import type { Assignment, CallCategory, CallQueue, PriorityLevel } from '../queues/call-queue.ts';
 import type { SupervisorNotice } from '../queues/supervisor-notices.ts';
@@ -47,7 +48,8 @@ export interface CallSessionContext {
   recorder: CallRecordSink;
   logger: Logger;
   settings: CallSettings;
-  now(): number;
+  /** The call's time: stamps, windows and timeouts (real except in a replay). */
+  clock: Clock;
   /** A channel now belongs to this session: route its events here. */
   claimChannel(channelId: string, session: CallSession): void;
   /** A taker became free or a call came back: match waiting calls with free takers. */
@@ -135,7 +137,7 @@ export class CallSession {
     event: StasisStartEvent,
     classification: CallClassification = NORMAL,
   ): CallSession {
-    const now = ctx.now();
+    const now = ctx.clock.now();
     const channel = event.channel;
     const identity = normalizeCallerId(channel.caller.number);
     const callId = randomUUID();
@@ -275,7 +277,7 @@ export class CallSession {
    */
   async checkOverflow(loggedInTakers: number): Promise<void> {
     const { target, afterSeconds } = this.#ctx.settings.overflow;
-    const now = this.#ctx.now();
+    const now = this.#ctx.clock.now();
     if (!target || this.state !== 'queued' || now < this.#snapshot.overflowRetryAt) return;
     const waitedMs = now - this.#snapshot.place.enqueuedAt;
     const reason =
@@ -298,7 +300,7 @@ export class CallSession {
     this.#snapshot.offer = offer;
     this.#ctx.claimChannel(offer.channelId, this);
     if (takerId) {
-      this.#snapshot.record.offeredAt ??= new Date(this.#ctx.now());
+      this.#snapshot.record.offeredAt ??= new Date(this.#ctx.clock.now());
       this.#log('offered', { takerId, endpoint, attempt });
     }
     const { record } = this.#snapshot;
@@ -429,7 +431,7 @@ export class CallSession {
     ]);
     this.#snapshot.greetingDone = true;
     clearTimeout(this.#announcementTimer);
-    const timer = setTimeout(
+    const timer = this.#ctx.clock.setTimeout(
       () => void this.#challengeAnswered(false),
       settings.ivr.challengeWindowSeconds * 1000,
     );
@@ -481,7 +483,7 @@ export class CallSession {
     const seconds = this.#ctx.settings.ivr.silenceWindowSeconds;
     if (seconds <= 0 || this.#personHeard) return;
     void this.#ignoreGone(this.#ctx.ari.setVariable(this.#snapshot.callerChannelId, 'TALK_DETECT(set)', ''));
-    const timer = setTimeout(() => void this.#silenceElapsed(), seconds * 1000);
+    const timer = this.#ctx.clock.setTimeout(() => void this.#silenceElapsed(), seconds * 1000);
     timer.unref();
     this.#lifetime.signal.addEventListener('abort', () => clearTimeout(timer), { once: true });
     this.#silenceTimer = timer;
@@ -497,7 +499,7 @@ export class CallSession {
 
   /** A silent caller who pressed nothing: a taker may still pick them; after a bound, released. */
   #releaseSilentLater(): void {
-    const timer = setTimeout(async () => {
+    const timer = this.#ctx.clock.setTimeout(async () => {
       if (!this.#is('queued')) return;
       const { wasWaiting } = await this.#ctx.queue.withdraw(this.callId);
       if (!wasWaiting || !this.#is('queued')) return;
@@ -550,7 +552,7 @@ export class CallSession {
     this.#transition('offered');
     this.#snapshot.offerAttempts = attempt;
     this.#snapshot.offer = offer;
-    this.#snapshot.record.offeredAt ??= new Date(this.#ctx.now());
+    this.#snapshot.record.offeredAt ??= new Date(this.#ctx.clock.now());
     this.#ctx.claimChannel(channelId, this);
     this.#log('offer-adopted', { takerId, channelId });
     this.#saveSnapshot();
@@ -588,7 +590,7 @@ export class CallSession {
       return false;
     }
     if (this.state === 'ended') return false;
-    this.#snapshot.record.answeredAt = new Date(this.#ctx.now());
+    this.#snapshot.record.answeredAt = new Date(this.#ctx.clock.now());
     this.#log('answered', {});
     this.#watchSilence();
     if (this.state === 'connected') return true;
@@ -626,7 +628,7 @@ export class CallSession {
     const { intervalSeconds } = this.#ctx.settings.announcement;
     if (intervalSeconds <= 0) return;
     clearTimeout(this.#announcementTimer);
-    this.#announcementTimer = setTimeout(() => void this.#announce(), intervalSeconds * 1000);
+    this.#announcementTimer = this.#ctx.clock.setTimeout(() => void this.#announce(), intervalSeconds * 1000);
     this.#announcementTimer.unref();
   }
 
@@ -662,7 +664,7 @@ export class CallSession {
   async #takerAnswered(channel: AriChannel | undefined): Promise<void> {
     const offer = this.#snapshot.offer;
     if (!this.#ringing() || !offer) return;
-    const now = this.#ctx.now();
+    const now = this.#ctx.clock.now();
     const overflowed = this.state === 'overflowing';
     this.#transition('connected');
     clearTimeout(this.#announcementTimer);
@@ -747,7 +749,7 @@ export class CallSession {
       ...detail,
     });
     if (overflow) {
-      this.#snapshot.overflowRetryAt = this.#ctx.now() + OVERFLOW_RETRY_MS;
+      this.#snapshot.overflowRetryAt = this.#ctx.clock.now() + OVERFLOW_RETRY_MS;
       this.#ctx.notify({
         kind: 'overflow-failed',
         callId: this.callId,
@@ -790,7 +792,7 @@ export class CallSession {
     const previous = this.state;
     const snapshot = this.#snapshot;
     const offer = snapshot.offer;
-    const now = this.#ctx.now();
+    const now = this.#ctx.clock.now();
     this.#transition('ended');
     this.#lifetime.abort();
     clearTimeout(this.#announcementTimer);
@@ -861,12 +863,13 @@ export class CallSession {
     });
     if (assignment) this.#ctx.deliver(assignment);
     if (state === 'available') this.#ctx.requestDispatch();
-    else if (state === 'wrap-up') this.#ctx.requestDispatchAt(this.#ctx.now() + wrapUpMs);
+    else if (state === 'wrap-up') this.#ctx.requestDispatchAt(this.#ctx.clock.now() + wrapUpMs);
   }
 
   /** Asterisk decides ring-no-answer; this only ends the wait if its verdict never arrives. */
   #guardRing(offer: Offer): void {
-    const ms = this.#ctx.settings.ringTimeoutSeconds * 1000 + RING_GUARD_MS;
+    // Asterisk's ring timeout runs on call time; the guard past it is a real-time margin.
+    const ms = (this.#ctx.settings.ringTimeoutSeconds * 1000) / this.#ctx.clock.rate + RING_GUARD_MS;
     const timer = setTimeout(() => {
       if (this.#snapshot.offer?.channelId === offer.channelId) {
         void this.#offerFailed('missed', { reason: 'no-verdict-from-asterisk' });
@@ -901,7 +904,7 @@ export class CallSession {
     snapshot.pendingEvents.push({
       callId: this.callId,
       seq: 0, // numbered when written, from a counter every instance shares
-      at: new Date(this.#ctx.now()),
+      at: new Date(this.#ctx.clock.now()),
       type,
       state: snapshot.state,
       detail,

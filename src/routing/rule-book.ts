@@ -15,14 +15,18 @@ export class RuleBook {
   readonly #logger: Logger;
   #rules: ScreeningRules = DEFAULT_RULES;
   #version: number | null = null;
+  readonly #schemaReady: Promise<void>;
 
   constructor(options: {
     repository: Pick<RuleSetRepository, 'active'>;
     redis: Redis;
     prefix: string;
     logger: Logger;
+    /** Resolves once the rule-set table exists (the service migrates while it starts). */
+    schemaReady?: Promise<void>;
   }) {
     this.#repository = options.repository;
+    this.#schemaReady = options.schemaReady ?? Promise.resolve();
     // A subscribed connection can do nothing else: it gets its own.
     this.#subscriber = options.redis.duplicate();
     this.#channel = RuleBook.channel(options.prefix);
@@ -51,6 +55,7 @@ export class RuleBook {
   }
 
   async reload(): Promise<void> {
+    await this.#schemaReady;
     try {
       const active = await this.#repository.active();
       if (!active || active.version === this.#version) return;
