@@ -1,5 +1,12 @@
 import { type Insertable, type Kysely, type Selectable, sql } from 'kysely';
-import type { CallEvent, CallRecord, CallRecordUpdate, Disposition, Verdict } from './call-record.ts';
+import type {
+  CallEvent,
+  CallerIdKind,
+  CallRecord,
+  CallRecordUpdate,
+  Disposition,
+  Verdict,
+} from './call-record.ts';
 import type { CallEventsTable, CallsTable, Database } from './database.ts';
 
 /** What one `applyUpdates` changed: rows inserted or moved forward, events newly stored. */
@@ -35,6 +42,22 @@ export interface CallRepository {
     Array<{
       id: string;
       callerNumber: string;
+      arrivedAt: Date;
+      verdict: Verdict | null;
+      verdictAt: Date | null;
+      disposition: Disposition | null;
+      endedAt: Date | null;
+    }>
+  >;
+  /** Every call that arrived in [since, until), for a screening backtest. */
+  listCallsBetween(
+    since: Date,
+    until: Date,
+  ): Promise<
+    Array<{
+      id: string;
+      callerNumber: string | null;
+      callerIdKind: CallerIdKind;
       arrivedAt: Date;
       verdict: Verdict | null;
       verdictAt: Date | null;
@@ -309,6 +332,35 @@ export function createCallRepository(db: Kysely<Database>): CallRepository {
       return rows.map((r) => ({
         id: r.id,
         callerNumber: r.caller_number!,
+        arrivedAt: r.arrived_at,
+        verdict: r.verdict,
+        verdictAt: r.verdict_at,
+        disposition: r.disposition,
+        endedAt: r.ended_at,
+      }));
+    },
+
+    async listCallsBetween(since, until) {
+      const rows = await db
+        .selectFrom('calls')
+        .select([
+          'id',
+          'caller_number',
+          'caller_id_kind',
+          'arrived_at',
+          'verdict',
+          'verdict_at',
+          'disposition',
+          'ended_at',
+        ])
+        .where('arrived_at', '>=', since)
+        .where('arrived_at', '<', until)
+        .orderBy('arrived_at')
+        .execute();
+      return rows.map((r) => ({
+        id: r.id,
+        callerNumber: r.caller_number,
+        callerIdKind: r.caller_id_kind,
         arrivedAt: r.arrived_at,
         verdict: r.verdict,
         verdictAt: r.verdict_at,

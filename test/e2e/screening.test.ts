@@ -370,4 +370,49 @@ describe('rules as data', () => {
     });
     expect(unknown.statusCode).toBe(404);
   });
+
+  it('backtests a candidate rule set over stored calls, leaving live calls alone', async () => {
+    center = await startCallCenter({ takers: 1 });
+    center.emulator.setEndpoint('PJSIP/taker1', { answer: 'after', delayMs: 10, hangupAfterMs: 50 });
+    await center.makeAvailable('taker1');
+    const from = new Date(Date.now() - 60_000).toISOString();
+    const ids: string[] = [];
+    for (const number of ['081233330000', '081233330000', '085677778888']) {
+      const call = center.emulator.placeCall({ from: number });
+      await call.ended;
+      const record = await finishedRecord(center, call.channelId);
+      ids.push(record.id);
+      const verdictGiven = number === '085677778888' ? 'genuine' : 'prank';
+      expect(
+        (await verdict(center, record.id, { verdict: verdictGiven, takerId: 'taker1' })).statusCode,
+      ).toBe(200);
+    }
+    const to = new Date(Date.now() + 60_000).toISOString();
+
+    const backtest = (body: Record<string, unknown>) =>
+      center!.service.app.inject({ method: 'POST', url: '/rules/backtest', payload: body });
+    const reply = await backtest({ rules: { ...DEFAULT_RULES, releaseAfterPranks24h: 1 }, from, to });
+    expect(reply.statusCode, reply.body).toBe(200);
+    const result = reply.json();
+    expect(result).toMatchObject({
+      calls: 3,
+      inForceVersion: null,
+      decisions: {
+        inForce: { connect: 2, 'connect-low': 1, challenge: 0, 'warn-and-release': 0 },
+        candidate: { connect: 2, 'connect-low': 0, challenge: 0, 'warn-and-release': 1 },
+      },
+      transitions: [{ from: 'connect-low', to: 'warn-and-release', calls: 1, byVerdict: { prank: 1 } }],
+      genuineReleased: 0,
+    });
+    expect(result.changes).toMatchObject([{ callId: ids[1], verdict: 'prank' }]);
+    // Stored and live state untouched: the record keeps what was decided then.
+    expect((await center.calls.getCall(ids[1]!))?.screening?.decision).toBe('connect-low');
+
+    const backwards = await backtest({ rules: DEFAULT_RULES, from: to, to: from });
+    expect(backwards.statusCode).toBe(400);
+    expect(backwards.json().detail).toMatch(/^body\.to: /);
+    const malformed = await backtest({ rules: DEFAULT_RULES, from: 'yesterday', to });
+    expect(malformed.statusCode).toBe(400);
+    expect(malformed.json().detail).toMatch(/^body\.from: /);
+  });
 });

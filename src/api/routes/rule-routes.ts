@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
 import type { RuleSetVersion } from '../../records/rule-set-repository.ts';
+import type { BacktestResult } from '../../routing/backtest.ts';
 import type { ScreeningRules } from '../../routing/screening.ts';
 import { ApiProblem, ProblemSchema } from '../problem.ts';
 
@@ -11,7 +12,12 @@ export interface RuleRoutesDeps {
   list(): Promise<RuleSetVersion[]>;
   /** What this instance screens with now. */
   inForce(): { version: number | null; rules: ScreeningRules };
+  /** Screens the stored calls of [from, to) under the rules in force and the candidate. */
+  backtest(candidate: ScreeningRules, from: Date, to: Date, limit: number): Promise<BacktestResult>;
 }
+
+/** A backtest reads every call of its range and the week before: bounded. */
+const BACKTEST_MAX_DAYS = 31;
 
 const count = (description: string) => Type.Integer({ minimum: 1, maximum: 1000, description });
 const weight = Type.Number({ minimum: -100, maximum: 100 });
@@ -82,6 +88,53 @@ export async function ruleRoutes(app: FastifyInstance, deps: RuleRoutesDeps): Pr
     async (request, reply) => {
       const { rules, comment, author } = request.body;
       return reply.status(201).send(toJson(await deps.create(rules, comment, author)));
+    },
+  );
+
+  /** How decisions over stored calls would change under a candidate rule set; live calls untouched. */
+  app.post<{ Body: { rules: ScreeningRules; from: string; to: string; limit?: number } }>(
+    '/rules/backtest',
+    {
+      schema: {
+        body: Type.Object(
+          {
+            rules: ScreeningRulesSchema,
+            from: Type.String({ format: 'date-time', description: 'first arrival screened' }),
+            to: Type.String({ format: 'date-time', description: 'end of the range (exclusive)' }),
+            limit: Type.Optional(
+              Type.Integer({ minimum: 0, maximum: 1000, description: 'changed calls listed' }),
+            ),
+          },
+          { additionalProperties: false },
+        ),
+        response: { 400: ProblemSchema },
+      },
+    },
+    async (request) => {
+      const { rules, limit = 100 } = request.body;
+      const from = new Date(request.body.from);
+      const to = new Date(request.body.to);
+      if (to.getTime() <= from.getTime()) {
+        throw new ApiProblem(400, 'invalid-range', 'body.to: must be later than body.from');
+      }
+      if (to.getTime() - from.getTime() > BACKTEST_MAX_DAYS * 24 * 3600_000) {
+        throw new ApiProblem(
+          400,
+          'invalid-range',
+          `body.to: a backtest covers at most ${BACKTEST_MAX_DAYS} days`,
+        );
+      }
+      const result = await deps.backtest(rules, from, to, limit);
+      return {
+        from: from.toISOString(),
+        to: to.toISOString(),
+        inForceVersion: deps.inForce().version,
+        ...result,
+        changes: result.changes.map((change) => ({
+          ...change,
+          arrivedAt: new Date(change.arrivedAt).toISOString(),
+        })),
+      };
     },
   );
 
