@@ -176,6 +176,7 @@ export async function startService(
     settings: config.calls,
     ...(options.classify ? { classify: options.classify } : {}),
     notify: (notice) => publishNotice(notice),
+    prompts: () => ruleBook.current.prompts,
     clock,
   });
   function publishNotice(notice: SupervisorNotice): void {

@@ -28,6 +28,8 @@ export interface CallCenterOptions {
   screen?: CallSessionContext['screen'];
   /** Told when screening released a caller. */
   released?: CallSessionContext['released'];
+  /** The screening prompts in force (rules as data), over the configured ones. */
+  prompts?: CallSessionContext['prompts'];
   /** The call's time (default: real). */
   clock?: Clock;
 }
@@ -82,6 +84,7 @@ export class CallCenter {
       notify: (notice) => this.#notify(notice),
       ...(options.screen ? { screen: options.screen } : {}),
       ...(options.released ? { released: options.released } : {}),
+      ...(options.prompts ? { prompts: options.prompts } : {}),
     };
   }
 

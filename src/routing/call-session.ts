@@ -10,6 +10,7 @@ import { type CallSnapshot, type Offer, serializeSnapshot } from './call-snapsho
 import { assertTransition, type CallState } from './call-state.ts';
 import { type CallerIdentity, normalizeCallerId } from './caller-id.ts';
 import { type OfferFailure, offerFailureFromCause } from './offer-outcome.ts';
+import type { IvrPrompts } from './screening.ts';
 
 export interface CallSettings {
   greetingMedia: readonly string[];
@@ -68,6 +69,8 @@ export interface CallSessionContext {
   screen?(identity: CallerIdentity, callId: string): Promise<ScreeningOutcome>;
   /** Screening released this caller: the next call within the cooldown is challenged instead. */
   released?(identity: CallerIdentity): void;
+  /** Prompts of the rule set in force, over the configured ones. */
+  prompts?(): IvrPrompts | undefined;
 }
 
 const NORMAL: CallClassification = { level: 1, category: null };
@@ -438,7 +441,11 @@ export class CallSession {
     timer.unref();
     this.#lifetime.signal.addEventListener('abort', () => clearTimeout(timer), { once: true });
     this.#challengeTimer = timer;
-    const media = kind === 'silent' ? settings.ivr.silentPromptMedia : settings.ivr.challengeMedia;
+    const prompts = this.#ctx.prompts?.();
+    const media =
+      kind === 'silent'
+        ? (prompts?.silent ?? settings.ivr.silentPromptMedia)
+        : (prompts?.challenge ?? settings.ivr.challengeMedia);
     await this.#ignoreGone(ari.play(channelId, this.#ivrPlaybackId, [...media]));
   }
 
@@ -530,7 +537,8 @@ export class CallSession {
     }
     await this.#ignoreGone(this.#ctx.ari.stopPlayback(this.#greetingId));
     try {
-      await this.#ctx.ari.play(channelId, this.#ivrPlaybackId, [...this.#ctx.settings.ivr.warningMedia]);
+      const warning = this.#ctx.prompts?.()?.warning ?? this.#ctx.settings.ivr.warningMedia;
+      await this.#ctx.ari.play(channelId, this.#ivrPlaybackId, [...warning]);
     } catch {
       await this.#end('system', { reason: 'released', warning: 'failed' });
     }

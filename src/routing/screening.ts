@@ -57,6 +57,18 @@ export interface ScreeningRules {
   releaseCooldownMs: number;
   /** Weights of the score shown to people (higher is more suspect). */
   weights: { prank24h: number; prank7d: number; silent7d: number; ivrHangup24h: number; genuine7d: number };
+  /** What the screening IVR plays; a prompt left out is the one configured for the service. */
+  prompts?: IvrPrompts;
+}
+
+/** Asterisk media URIs (`sound:…`, `recording:…`) the screening IVR plays, in order. */
+export interface IvrPrompts {
+  /** The recorded warning about misuse of 112 before a release. */
+  warning?: string[];
+  /** "Press 5 twice to reach a call taker." */
+  challenge?: string[];
+  /** "If you need help but cannot speak, press 5 twice." */
+  silent?: string[];
 }
 
 /**

@@ -48,6 +48,7 @@ export async function startCallCenter(
     sounds: {
       [GREETING]: 400,
       'sound:siaga112/misuse-warning': 300,
+      'sound:siaga112/lebaran-warning': 300,
       'sound:siaga112/press-5-twice': 300,
       'sound:siaga112/silent-press-5': 300,
     },

@@ -311,8 +311,23 @@ describe('rules as data', () => {
     });
     expect(invalid.statusCode).toBe(400);
     expect(invalid.json().detail).toMatch(/^body\.rules\.releaseAfterPranks24h: /);
+    const badPrompt = await standby.app.inject({
+      method: 'POST',
+      url: '/rules',
+      payload: {
+        rules: { ...DEFAULT_RULES, prompts: { warning: ['/etc/passwd'] } },
+        comment: 'a prompt that is not media',
+        author: 'admin',
+      },
+    });
+    expect(badPrompt.statusCode).toBe(400);
+    expect(badPrompt.json().detail).toMatch(/^body\.rules\.prompts\.warning\.0: /);
 
-    const stricter = { ...DEFAULT_RULES, releaseAfterPranks24h: 1 };
+    const stricter = {
+      ...DEFAULT_RULES,
+      releaseAfterPranks24h: 1,
+      prompts: { warning: ['sound:siaga112/lebaran-warning'] },
+    };
     const created = await standby.app.inject({
       method: 'POST',
       url: '/rules',
@@ -347,12 +362,19 @@ describe('rules as data', () => {
       Date.now(),
     );
     redis.disconnect();
+    const played: unknown[] = [];
+    center.emulator.on('event', ({ event }) => {
+      if (event.type === 'PlaybackStarted') played.push((event.playback as { media_uri: string }).media_uri);
+    });
     const call = center.emulator.placeCall({ from: '081244445555' });
     await call.ended;
     expect(await finishedRecord(center, call.channelId)).toMatchObject({
       disposition: 'released',
       screening: { decision: 'warn-and-release' },
     });
+    // The rule set's own warning, not the configured one.
+    expect(played).toContain('sound:siaga112/lebaran-warning');
+    expect(played).not.toContain('sound:siaga112/misuse-warning');
 
     const audit = (await leader.app.inject({ method: 'GET', url: '/rules' })).json();
     expect(audit).toMatchObject([

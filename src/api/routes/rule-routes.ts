@@ -21,6 +21,12 @@ const BACKTEST_MAX_DAYS = 31;
 
 const count = (description: string) => Type.Integer({ minimum: 1, maximum: 1000, description });
 const weight = Type.Number({ minimum: -100, maximum: 100 });
+const media = (description: string) =>
+  Type.Array(Type.String({ pattern: '^(sound|recording):[A-Za-z0-9_./-]{1,200}$' }), {
+    minItems: 1,
+    maxItems: 10,
+    description: `${description} (Asterisk media URIs, played in order)`,
+  });
 
 /** The JSON schema every rule set must satisfy (also served at GET /rules/schema). */
 export const ScreeningRulesSchema = Type.Object(
@@ -38,6 +44,16 @@ export const ScreeningRulesSchema = Type.Object(
     weights: Type.Object(
       { prank24h: weight, prank7d: weight, silent7d: weight, ivrHangup24h: weight, genuine7d: weight },
       { additionalProperties: false },
+    ),
+    prompts: Type.Optional(
+      Type.Object(
+        {
+          warning: Type.Optional(media('the misuse warning played before a release')),
+          challenge: Type.Optional(media('the key-press challenge')),
+          silent: Type.Optional(media('the prompt for a caller who cannot speak')),
+        },
+        { additionalProperties: false, description: 'left out: the prompts configured for the service' },
+      ),
     ),
   },
   { additionalProperties: false },
