@@ -4,7 +4,7 @@ import { type Clock, realClock } from '../clock.ts';
 import type { Logger } from '../logger.ts';
 import type { Assignment, CallQueue } from '../queues/call-queue.ts';
 import type { SupervisorNotice } from '../queues/supervisor-notices.ts';
-import type { CallRecordSink } from '../records/call-record.ts';
+import type { CallRecord, CallRecordSink } from '../records/call-record.ts';
 import {
   type CallClassification,
   CallSession,
@@ -32,6 +32,17 @@ export interface CallCenterOptions {
   prompts?: CallSessionContext['prompts'];
   /** The call's time (default: real). */
   clock?: Clock;
+  /** Told of every call this process ended, with its final record (callbacks start here). */
+  onCallEnded?: (record: Readonly<CallRecord>) => void;
+}
+
+/**
+ * Channels siaga112 creates for work outside a call session (callbacks, supervisor monitoring):
+ * their ids start with the handler's prefix and all their events go to it.
+ */
+export interface ChannelHandler {
+  readonly prefix: string;
+  handle(event: AriEvent): void;
 }
 
 /** How often waiting calls are checked for ageing, skill fallback and overflow. */
@@ -63,6 +74,7 @@ export class CallCenter {
    */
   readonly #arrivedSinceConnect = new Set<string>();
   readonly #clock: Clock;
+  readonly #channelHandlers: ChannelHandler[] = [];
 
   constructor(options: CallCenterOptions) {
     this.#options = options;
@@ -158,7 +170,23 @@ export class CallCenter {
     this.#endedWaiters.clear();
   }
 
+  /** Routes the events of channels whose id starts with `handler.prefix` to it. */
+  addChannelHandler(handler: ChannelHandler): void {
+    this.#channelHandlers.push(handler);
+  }
+
+  #handlerFor(channelId: string): ChannelHandler | undefined {
+    return this.#channelHandlers.find((handler) => channelId.startsWith(handler.prefix));
+  }
+
   #route(event: AriEvent): void {
+    if ('channel' in event && event.channel) {
+      const handler = this.#handlerFor(event.channel.id);
+      if (handler) {
+        handler.handle(event);
+        return;
+      }
+    }
     if (event.type === 'StasisStart') {
       const known = this.#sessionsByChannel.get(event.channel.id);
       if (known) {
@@ -300,7 +328,7 @@ export class CallCenter {
       }
     }
     for (const channelId of live) {
-      if (this.#sessionsByChannel.has(channelId)) continue;
+      if (this.#sessionsByChannel.has(channelId) || this.#handlerFor(channelId)) continue;
       if (channelId.startsWith(OFFER_CHANNEL_PREFIX)) {
         this.#hangupQuietly(channelId);
         continue;
@@ -326,6 +354,7 @@ export class CallCenter {
   }
 
   #forget(session: CallSession): void {
+    if (this.#sessions.get(session.callId) === session) this.#options.onCallEnded?.(session.snapshot.record);
     this.#sessions.delete(session.callId);
     this.#arrivedSinceConnect.delete(session.callId);
     for (const channelId of session.channelIds()) this.#sessionsByChannel.delete(channelId);
