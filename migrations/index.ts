@@ -4,6 +4,7 @@ import * as takerEvents from './2026-11-23-0002-taker-events.ts';
 import * as screening from './2026-11-23-0003-screening.ts';
 import * as callerLists from './2026-11-23-0004-caller-lists.ts';
 import * as screeningRules from './2026-11-23-0005-screening-rules.ts';
+import * as callbacks from './2026-11-23-0006-callbacks.ts';
 
 /**
  * Every migration, imported statically so the set is the same from the TypeScript sources and
@@ -16,4 +17,5 @@ export const migrations: Readonly<Record<string, Migration>> = {
   '2026-11-23-0003-screening': screening,
   '2026-11-23-0004-caller-lists': callerLists,
   '2026-11-23-0005-screening-rules': screeningRules,
+  '2026-11-23-0006-callbacks': callbacks,
 };

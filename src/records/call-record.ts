@@ -85,6 +85,17 @@ export interface CallRecordUpdate {
   events: CallEvent[];
 }
 
+/**
+ * Events about a call whose record is final (its callback's trace): stored like any other
+ * events, the `calls` row left as it is. `version` is a reserved record version, so each append
+ * is one job (`<call id>-e<version>`) and a retried append lands once.
+ */
+export interface CallEventsAppend {
+  callId: string;
+  version: number;
+  events: CallEvent[];
+}
+
 /** Where the call flow hands its records. Resolves once the update is durably queued. */
 export interface CallRecordSink {
   write(update: CallRecordUpdate): Promise<void>;

@@ -1,6 +1,7 @@
 import { type Insertable, type Kysely, type Selectable, sql } from 'kysely';
 import type {
   CallEvent,
+  CallEventsAppend,
   CallerIdKind,
   CallRecord,
   CallRecordUpdate,
@@ -19,9 +20,10 @@ export interface CallRepository {
   /**
    * Stores a batch in one transaction. A call row only moves forward (a lower or equal version
    * never overwrites it) and an event already stored is left alone, so replaying any batch, in
-   * any order, any number of times, ends in the same rows.
+   * any order, any number of times, ends in the same rows. An events-only append (a callback's
+   * trace) stores its events and leaves the call row alone.
    */
-  applyUpdates(updates: readonly CallRecordUpdate[]): Promise<AppliedUpdates>;
+  applyUpdates(updates: readonly (CallRecordUpdate | CallEventsAppend)[]): Promise<AppliedUpdates>;
   getCall(id: string): Promise<CallRecord | undefined>;
   /** The call's events in `seq` order. */
   listCallEvents(callId: string): Promise<CallEvent[]>;
@@ -193,16 +195,19 @@ function chunks<T>(items: readonly T[], size: number): T[][] {
  * row twice in one `INSERT … ON CONFLICT DO UPDATE`) and each event once. Both sorted by key,
  * so concurrent batches lock rows in the same order and cannot deadlock.
  */
-export function planBatch(updates: readonly CallRecordUpdate[]): {
+export function planBatch(updates: readonly (CallRecordUpdate | CallEventsAppend)[]): {
   records: CallRecord[];
   events: CallEvent[];
 } {
   const records = new Map<string, CallRecord>();
   const events = new Map<string, CallEvent>();
-  for (const { record, events: callEvents } of updates) {
-    const current = records.get(record.id);
-    if (current === undefined || record.version > current.version) records.set(record.id, record);
-    for (const event of callEvents) {
+  for (const update of updates) {
+    if ('record' in update) {
+      const { record } = update;
+      const current = records.get(record.id);
+      if (current === undefined || record.version > current.version) records.set(record.id, record);
+    }
+    for (const event of update.events) {
       const key = `${event.callId}\u0000${event.seq}`;
       if (!events.has(key)) events.set(key, event);
     }

@@ -98,6 +98,23 @@ export interface ScreeningRuleSetsTable {
   activated_at: Timestamp | null;
 }
 
+// --- callbacks (issue #5) ---
+/** A callback owed to a caller who hung up before a person answered; see migration 0006. */
+export interface CallbacksTable {
+  id: string;
+  call_id: string;
+  caller_number: string;
+  trunk: string | null;
+  status: 'pending' | 'claimed' | 'dialing' | 'scheduled' | 'reached' | 'failed' | 'exhausted';
+  attempts: ColumnType<number, number | undefined, number>;
+  next_attempt_at: Timestamp | null;
+  claimed_by: string | null;
+  last_outcome: 'reached' | 'no-answer' | 'busy' | 'invalid' | 'error' | null;
+  created_at: ColumnType<Date, Date | undefined, never>;
+  updated_at: ColumnType<Date, Date | undefined, Date>;
+}
+// --- end callbacks ---
+
 export interface Database {
   calls: CallsTable;
   call_events: CallEventsTable;
@@ -105,6 +122,7 @@ export interface Database {
   taker_events: TakerEventsTable;
   caller_list_entries: CallerListEntriesTable;
   screening_rule_sets: ScreeningRuleSetsTable;
+  callbacks: CallbacksTable;
 }
 
 export interface DatabaseOptions {

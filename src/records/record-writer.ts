@@ -5,7 +5,13 @@
  * never dropped. BullMQ stays inside this module.
  */
 import { type ConnectionOptions, type Job, Queue, Worker } from 'bullmq';
-import type { CallEvent, CallRecord, CallRecordSink, CallRecordUpdate } from './call-record.ts';
+import type {
+  CallEvent,
+  CallEventsAppend,
+  CallRecord,
+  CallRecordSink,
+  CallRecordUpdate,
+} from './call-record.ts';
 import type { CallRepository } from './call-repository.ts';
 
 export const RECORDS_QUEUE = 'records';
@@ -47,10 +53,10 @@ type Serialized<T> = {
   [K in keyof T]: T[K] extends Date ? string : T[K] extends Date | null ? string | null : T[K];
 };
 
-export interface RecordJobData {
-  record: Serialized<CallRecord>;
-  events: Serialized<CallEvent>[];
-}
+export type RecordJobData =
+  | { record: Serialized<CallRecord>; events: Serialized<CallEvent>[] }
+  // Events only (a callback's trace on an ended call): the record row is not touched.
+  | { append: { callId: string; version: number }; events: Serialized<CallEvent>[] };
 
 const iso = (date: Date | null) => (date === null ? null : date.toISOString());
 const revive = (value: string | null) => (value === null ? null : new Date(value));
@@ -70,7 +76,11 @@ export function serializeUpdate({ record, events }: CallRecordUpdate): RecordJob
   };
 }
 
-export function reviveUpdate({ record, events }: RecordJobData): CallRecordUpdate {
+export function reviveUpdate(data: RecordJobData): CallRecordUpdate | CallEventsAppend {
+  if ('append' in data) {
+    return { ...data.append, events: data.events.map((event) => ({ ...event, at: new Date(event.at) })) };
+  }
+  const { record, events } = data;
   return {
     record: {
       ...record,
@@ -117,6 +127,8 @@ export interface RecordBacklog {
 export interface RecordWriter extends CallRecordSink {
   /** Resolves once the update is in Redis; the commit to Postgres happens later. */
   write(update: CallRecordUpdate): Promise<void>;
+  /** Queues events for a call without touching its record (resolves once in Redis). */
+  append(update: CallEventsAppend): Promise<void>;
   backlog(): Promise<RecordBacklog>;
   close(): Promise<void>;
 }
@@ -136,6 +148,19 @@ export function createRecordWriter(options: RecordQueueOptions): RecordWriter {
         backoff: { type: BACKOFF_TYPE },
         removeOnComplete: true,
         // Never delete a record that could not be written; it waits for a person to look.
+        removeOnFail: false,
+      });
+    },
+    async append({ callId, version, events }) {
+      const data: RecordJobData = {
+        append: { callId, version },
+        events: events.map((event) => ({ ...event, at: event.at.toISOString() })),
+      };
+      await queue.add(RECORD_JOB, data, {
+        jobId: `${callId}-e${version}`,
+        attempts: ATTEMPTS,
+        backoff: { type: BACKOFF_TYPE },
+        removeOnComplete: true,
         removeOnFail: false,
       });
     },
@@ -179,7 +204,7 @@ export interface RecordWorker {
 
 interface Pending {
   readonly job: Job<RecordJobData>;
-  readonly update: CallRecordUpdate;
+  readonly update: CallRecordUpdate | CallEventsAppend;
   resolve(): void;
   reject(error: unknown): void;
 }

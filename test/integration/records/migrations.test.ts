@@ -33,6 +33,7 @@ describe('migrations', () => {
     expect(await tables(db)).toEqual([
       'call_events',
       'call_takers',
+      'callbacks',
       'caller_list_entries',
       'calls',
       'screening_rule_sets',

@@ -53,8 +53,10 @@ beforeAll(async () => {
         try {
           return await repository.applyUpdates(updates);
         } catch (error) {
-          for (const { record } of updates)
-            failedAttempts.set(record.id, (failedAttempts.get(record.id) ?? 0) + 1);
+          for (const update of updates) {
+            const id = 'record' in update ? update.record.id : update.callId;
+            failedAttempts.set(id, (failedAttempts.get(id) ?? 0) + 1);
+          }
           throw error;
         }
       },
