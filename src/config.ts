@@ -32,6 +32,9 @@ export interface Config {
       readonly withPosition: boolean;
     };
     readonly overflow: { readonly target: string | null; readonly afterSeconds: number };
+    /** Agencies a call taker can dial into a call (conference, hand-over). */
+    readonly agencies: readonly Agency[];
+    readonly agencyRingSeconds: number;
     readonly ivr: {
       readonly warningMedia: readonly string[];
       readonly challengeMedia: readonly string[];
@@ -47,6 +50,19 @@ export interface Config {
     readonly leaderLeaseMs: number;
   };
 }
+
+/** An agency of the directory: police 110, fire 113, ambulance 118/119, SAR 115, PLN 123… */
+export interface Agency {
+  readonly id: string;
+  readonly name: string;
+  /** Asterisk dial string through a trunk, e.g. `PJSIP/110@telkomsel`. */
+  readonly dial: string;
+}
+
+const DEFAULT_AGENCIES =
+  'police|Polisi 110|PJSIP/110@telkomsel;fire|Pemadam Kebakaran 113|PJSIP/113@telkomsel;' +
+  'ambulance|Ambulans 118|PJSIP/118@telkomsel;ambulance-119|Ambulans 119|PJSIP/119@telkomsel;' +
+  'sar|Basarnas 115|PJSIP/115@telkomsel;pln|PLN 123|PJSIP/123@telkomsel';
 
 export class ConfigError extends Error {
   override readonly name = 'ConfigError';
@@ -92,6 +108,29 @@ const url = (name: string, protocols: readonly string[], fallback?: string): Var
     } catch {
       return undefined;
     }
+  },
+});
+
+const AGENCY_ID = /^[a-z0-9-]{1,32}$/;
+const DIAL_STRING = /^(PJSIP|SIP|IAX2|DAHDI|Local)\/[A-Za-z0-9_.@+*#-]{1,120}$/;
+const agencyDirectory = (name: string, fallback: string): Variable<Agency[]> => ({
+  name,
+  fallback,
+  expected:
+    'entries `id|name|dial string` separated by `;` (ids a-z, 0-9, -; e.g. police|Polisi 110|PJSIP/110@telkomsel)',
+  parse: (raw) => {
+    const agencies: Agency[] = [];
+    for (const entry of raw
+      .split(';')
+      .map((e) => e.trim())
+      .filter((e) => e !== '')) {
+      const [id, agencyName, dial, ...rest] = entry.split('|').map((f) => f.trim());
+      if (rest.length > 0 || !id || !AGENCY_ID.test(id) || !agencyName || !dial || !DIAL_STRING.test(dial))
+        return undefined;
+      if (agencies.some((a) => a.id === id)) return undefined;
+      agencies.push({ id, name: agencyName, dial });
+    }
+    return agencies.length > 0 ? agencies : undefined;
   },
 });
 
@@ -211,6 +250,8 @@ export const variables = {
   silentPromptMedia: list('SILENT_PROMPT_MEDIA', 'sound:siaga112/silent-press-5'),
   silenceWindowSeconds: integer('SILENCE_WINDOW_SECONDS', 8, 0, 120),
   silentReleaseSeconds: integer('SILENT_RELEASE_SECONDS', 60, 1, 3600),
+  agencies: agencyDirectory('AGENCIES', DEFAULT_AGENCIES),
+  agencyRingSeconds: integer('AGENCY_RING_SECONDS', 30, 1, 120),
 } as const;
 
 /** Parses the environment once; throws a ConfigError naming the first bad variable. */
@@ -241,6 +282,8 @@ export function loadConfig(env: Env = process.env): Config {
         withPosition: read(env, v.announcePosition),
       },
       overflow: { target: read(env, v.overflowTarget), afterSeconds: read(env, v.overflowAfterSeconds) },
+      agencies: read(env, v.agencies),
+      agencyRingSeconds: read(env, v.agencyRingSeconds),
       ivr: {
         warningMedia: read(env, v.warningMedia),
         challengeMedia: read(env, v.challengeMedia),

@@ -7,9 +7,11 @@ import { AriClientAdapter } from './ari/ari-client-adapter.ts';
 import { type Clock, realClock } from './clock.ts';
 import type { Config } from './config.ts';
 import type { Logger } from './logger.ts';
+import { CallCommandBus } from './queues/call-commands.ts';
 import { CallQueue } from './queues/call-queue.ts';
 import { CallerHistoryStore } from './queues/caller-history.ts';
 import { CallerListCache } from './queues/caller-lists.ts';
+import { type DeskEvent, DeskEvents } from './queues/desk-events.ts';
 import { LeaderLease } from './queues/leader-lease.ts';
 import { type SupervisorNotice, SupervisorNotices } from './queues/supervisor-notices.ts';
 import { createCallRepository } from './records/call-repository.ts';
@@ -43,6 +45,9 @@ export interface Service {
 }
 
 const MIGRATION_RETRY_MS = 2000;
+/** The screen pop shows the caller's calls of the last month, the most recent few. */
+const SCREEN_POP_HISTORY_MS = 30 * 24 * 3600_000;
+const SCREEN_POP_CALLS = 5;
 
 export interface ServiceOptions {
   /** Places each new call in the queue (priority, skill); the menu plugs in here. Default: normal. */
@@ -159,6 +164,30 @@ export async function startService(
     logger: logger.child({ component: 'screening' }),
     now: clock.now,
   });
+  const desk = new DeskEvents(redis, config.redis.keyPrefix);
+  /** The screen pop carries the caller's last calls; read off the call path, after the ring. */
+  const publishDesk = async (takerId: string, event: Omit<DeskEvent, 'at'>): Promise<void> => {
+    const at = clock.now();
+    let detail = event.detail;
+    const number = typeof detail.callerNumber === 'string' ? detail.callerNumber : null;
+    if (event.type === 'offer' && number) {
+      const past = await calls.listCallerCalls(number, new Date(at - SCREEN_POP_HISTORY_MS)).catch(() => []);
+      detail = {
+        ...detail,
+        recentCalls: past
+          .filter((call) => call.id !== event.callId)
+          .slice(-SCREEN_POP_CALLS)
+          .reverse()
+          .map((call) => ({
+            callId: call.id,
+            arrivedAt: call.arrivedAt.toISOString(),
+            disposition: call.disposition,
+            verdict: call.verdict,
+          })),
+      };
+    }
+    await desk.publish(takerId, { ...event, detail, at });
+  };
   const center = new CallCenter({
     screen: (identity, callId) => screener.screen(identity, callId),
     released: (identity) => {
@@ -177,6 +206,11 @@ export async function startService(
     ...(options.classify ? { classify: options.classify } : {}),
     notify: (notice) => publishNotice(notice),
     prompts: () => ruleBook.current.prompts,
+    desk: (takerId, event) => {
+      publishDesk(takerId, event).catch((error: unknown) =>
+        logger.warn({ err: error, takerId }, 'could not tell the desk'),
+      );
+    },
     clock,
   });
   function publishNotice(notice: SupervisorNotice): void {
@@ -185,6 +219,13 @@ export async function startService(
       .catch((error: unknown) => logger.warn({ err: error }, 'could not publish a notice'));
   }
   center.start();
+  const commands = new CallCommandBus(redis, {
+    prefix: config.redis.keyPrefix,
+    instanceId: config.instanceId,
+  });
+  await commands
+    .start((callId, takerId, command) => center.command(callId, takerId, command))
+    .catch((error: unknown) => logger.error({ err: error }, 'desk commands unavailable'));
   // A taker freed through any instance's API: the leader (whichever instance it is) dispatches now
   // instead of at its next tick. A subscribed connection can do nothing else: it gets its own.
   const dispatchChannel = `${config.redis.keyPrefix}:dispatch`;
@@ -305,6 +346,16 @@ export async function startService(
         );
       },
     },
+    desk: {
+      agencies: config.calls.agencies,
+      takerExists: async (takerId) => (await takers.getTaker(takerId)) !== undefined,
+      listen: (takerId, listener) =>
+        desk.listen((forTaker, event) => {
+          if (forTaker === takerId) listener(event);
+        }),
+      callIsLive: async (callId) => (await queue.getSnapshot(callId)) !== null,
+      command: (callId, takerId, command) => commands.request(callId, takerId, command),
+    },
     live: {
       waiting: () => queue.waiting(),
       takers: () => queue.listTakers(),
@@ -336,6 +387,8 @@ export async function startService(
         await recordWorker.close();
         await takerEventDrain.close();
         ruleBook.close();
+        desk.close();
+        commands.close();
         dispatchSubscriber.disconnect();
         await migrated.cancel();
         redis.disconnect();

@@ -2,6 +2,7 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } 
 import type { Logger } from '../logger.ts';
 import { registerProblemHandler } from './problem.ts';
 import { type CallRoutesDeps, callRoutes } from './routes/call-routes.ts';
+import { type DeskRoutesDeps, deskRoutes } from './routes/desk-routes.ts';
 import { healthRoutes, type ReadinessCheck } from './routes/health-routes.ts';
 import { type ListRoutesDeps, listRoutes } from './routes/list-routes.ts';
 import { type LiveRoutesDeps, liveRoutes } from './routes/live-routes.ts';
@@ -16,6 +17,7 @@ export interface AppDeps {
   calls: CallRoutesDeps;
   lists: ListRoutesDeps;
   rules: RuleRoutesDeps;
+  desk: DeskRoutesDeps;
 }
 
 /** The HTTP API, ready for `inject()` in tests or `listen()` in main; it never listens itself. */
@@ -34,5 +36,6 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(async (scope) => callRoutes(scope, deps.calls));
   await app.register(async (scope) => listRoutes(scope, deps.lists));
   await app.register(async (scope) => ruleRoutes(scope, deps.rules));
+  await app.register(async (scope) => deskRoutes(scope, deps.desk));
   return app;
 }

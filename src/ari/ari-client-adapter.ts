@@ -301,6 +301,10 @@ export class AriClientAdapter implements AriPort {
     await this.#call('addChannels', { bridgeId, channel: channelIds.join(',') });
   }
 
+  async removeChannels(bridgeId: string, channelIds: string[]): Promise<void> {
+    await this.#call('removeChannels', { bridgeId, channel: channelIds.join(',') });
+  }
+
   async destroyBridge(bridgeId: string): Promise<void> {
     await this.#call('destroyBridge', { bridgeId });
   }

@@ -45,6 +45,12 @@ export const ARI_OPERATIONS = {
     method: 'POST',
     path: '/bridges/{bridgeId}/addChannel',
   },
+  removeChannels: {
+    resource: 'bridges',
+    nickname: 'removeChannel',
+    method: 'POST',
+    path: '/bridges/{bridgeId}/removeChannel',
+  },
   destroyBridge: { resource: 'bridges', nickname: 'destroy', method: 'DELETE', path: '/bridges/{bridgeId}' },
   listBridges: { resource: 'bridges', nickname: 'list', method: 'GET', path: '/bridges' },
   getApplication: {
@@ -77,6 +83,7 @@ export const ARI_OPERATION_PARAMETERS: Record<AriOperationName, readonly string[
   getChannel: ['channelId'],
   createBridge: ['bridgeId', 'type', 'name'],
   addChannels: ['bridgeId', 'channel'],
+  removeChannels: ['bridgeId', 'channel'],
   destroyBridge: ['bridgeId'],
   listBridges: [],
   getApplication: ['applicationName'],

@@ -72,6 +72,7 @@ export interface AriPort {
   originate(request: OriginateRequest): Promise<AriChannel>;
   createBridge(bridgeId: string, name: string): Promise<AriBridge>;
   addChannels(bridgeId: string, channelIds: string[]): Promise<void>;
+  removeChannels(bridgeId: string, channelIds: string[]): Promise<void>;
   destroyBridge(bridgeId: string): Promise<void>;
   getChannel(channelId: string): Promise<AriChannel>;
   /** Ids of the channels currently in our Stasis application (`GET /applications/{app}`). */

@@ -378,6 +378,11 @@ export class CallQueue {
     );
   }
 
+  /** One live call's snapshot, if the call is live. */
+  async getSnapshot(callId: string): Promise<string | null> {
+    return this.#redis.get(`${this.#prefix}:call:${callId}`);
+  }
+
   async listSnapshots(): Promise<string[]> {
     const ids = await this.#redis.smembers(`${this.#prefix}:calls`);
     if (ids.length === 0) return [];

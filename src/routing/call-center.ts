@@ -7,9 +7,11 @@ import type { SupervisorNotice } from '../queues/supervisor-notices.ts';
 import type { CallRecord, CallRecordSink } from '../records/call-record.ts';
 import {
   type CallClassification,
+  type CallCommand,
   CallSession,
   type CallSessionContext,
   type CallSettings,
+  type CommandRefusal,
   OFFER_CHANNEL_PREFIX,
 } from './call-session.ts';
 import { parseSnapshot } from './call-snapshot.ts';
@@ -30,6 +32,8 @@ export interface CallCenterOptions {
   released?: CallSessionContext['released'];
   /** The screening prompts in force (rules as data), over the configured ones. */
   prompts?: CallSessionContext['prompts'];
+  /** Where call takers' desk events go. */
+  desk?: CallSessionContext['desk'];
   /** The call's time (default: real). */
   clock?: Clock;
   /** Told of every call this process ended, with its final record (callbacks start here). */
@@ -97,6 +101,7 @@ export class CallCenter {
       ...(options.screen ? { screen: options.screen } : {}),
       ...(options.released ? { released: options.released } : {}),
       ...(options.prompts ? { prompts: options.prompts } : {}),
+      ...(options.desk ? { desk: options.desk } : {}),
     };
   }
 
@@ -168,6 +173,20 @@ export class CallCenter {
     this.#arrivedSinceConnect.clear();
     for (const resolve of this.#endedWaiters) resolve();
     this.#endedWaiters.clear();
+  }
+
+  /**
+   * A desk's command for a live call in this process; `unknown-call` when this process does not
+   * have it (another instance may).
+   */
+  async command(
+    callId: string,
+    takerId: string,
+    command: CallCommand,
+  ): Promise<CommandRefusal | 'ok' | 'unknown-call'> {
+    const session = this.#sessions.get(callId);
+    if (!session) return 'unknown-call';
+    return (await session.command(takerId, command)) ?? 'ok';
   }
 
   /** Routes the events of channels whose id starts with `handler.prefix` to it. */

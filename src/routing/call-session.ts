@@ -2,11 +2,13 @@ import { randomUUID } from 'node:crypto';
 import type { AriChannel, AriEvent, StasisStartEvent } from '../ari/ari-models.ts';
 import { type AriPort, isAriError } from '../ari/ari-port.ts';
 import type { Clock } from '../clock.ts';
+import type { Agency } from '../config.ts';
 import type { Logger } from '../logger.ts';
 import type { Assignment, CallCategory, CallQueue, PriorityLevel } from '../queues/call-queue.ts';
+import type { DeskEvent } from '../queues/desk-events.ts';
 import type { SupervisorNotice } from '../queues/supervisor-notices.ts';
 import type { CallRecordSink, Disposition, ScreeningOutcome } from '../records/call-record.ts';
-import { type CallSnapshot, type Offer, serializeSnapshot } from './call-snapshot.ts';
+import { type AgencyLeg, type CallSnapshot, type Offer, serializeSnapshot } from './call-snapshot.ts';
 import { assertTransition, type CallState } from './call-state.ts';
 import { type CallerIdentity, normalizeCallerId } from './caller-id.ts';
 import { type OfferFailure, offerFailureFromCause } from './offer-outcome.ts';
@@ -22,6 +24,9 @@ export interface CallSettings {
   announcement: { media: readonly string[]; intervalSeconds: number; withPosition: boolean };
   /** Where a call goes when no taker is logged in or it waited `afterSeconds` (target null: nowhere). */
   overflow: { target: string | null; afterSeconds: number };
+  /** The agency directory a taker dials into a call from, and how long an agency may ring. */
+  agencies: readonly Agency[];
+  agencyRingSeconds: number;
   /** The IVR of screening: the misuse warning, the key-press challenge and how long it waits. */
   ivr: {
     warningMedia: readonly string[];
@@ -71,7 +76,21 @@ export interface CallSessionContext {
   released?(identity: CallerIdentity): void;
   /** Prompts of the rule set in force, over the configured ones. */
   prompts?(): IvrPrompts | undefined;
+  /** Tells a call taker's desk about their call (the screen pop, then every change). */
+  desk?(takerId: string, event: Omit<DeskEvent, 'at'>): void;
 }
+
+/** What a call taker's desk asks of a connected call. */
+export type CallCommand =
+  | { kind: 'hold' }
+  | { kind: 'resume' }
+  /** Dial an agency into the call; `handOver`: the taker leaves once it answers (blind hand-over). */
+  | { kind: 'conference'; agencyId: string; handOver: boolean }
+  /** The taker leaves a conference, handing the caller over to the agencies on the line. */
+  | { kind: 'leave' };
+
+/** Why a desk command was refused (the desk shows it; nothing changed). */
+export type CommandRefusal = 'not-connected' | 'not-your-call' | 'already' | 'unknown-agency' | 'no-agency';
 
 const NORMAL: CallClassification = { level: 1, category: null };
 /** After a failed overflow, the call stays with our takers at least this long before another try. */
@@ -82,6 +101,28 @@ const FLUSH_RETRY_MS = 1000;
 
 /** Prefix of the channel ids we give taker legs, so an orphaned one is recognizable. */
 export const OFFER_CHANNEL_PREFIX = 'siaga112-offer-';
+/** Prefix of the channel ids of agencies dialed into a call. */
+export const AGENCY_CHANNEL_PREFIX = 'siaga112-agency-';
+
+/** Why an agency call did not connect, from Asterisk's hang-up cause. */
+function agencyFailure(cause: number | undefined, causeText: string | undefined): string {
+  if (causeText?.startsWith('could not dial')) return causeText;
+  switch (cause) {
+    case 17:
+      return 'busy';
+    case 18:
+    case 19:
+      return 'no-answer';
+    case 21:
+      return 'rejected';
+    case 1:
+    case 3:
+    case 28:
+      return 'invalid-number';
+    default:
+      return cause === undefined ? 'failed' : `failed (cause ${cause}${causeText ? `: ${causeText}` : ''})`;
+  }
+}
 
 /**
  * One 112 call, from StasisStart to its record: answers and greets the caller, queues the call,
@@ -159,6 +200,9 @@ export class CallSession {
       overflowTarget: null,
       challenge: null,
       silent: null,
+      held: false,
+      agencies: [],
+      takerLeft: false,
       pendingEvents: [],
       record: {
         id: callId,
@@ -207,6 +251,7 @@ export class CallSession {
     ctx.claimChannel(snapshot.callerChannelId, session);
     if (snapshot.offer) ctx.claimChannel(snapshot.offer.channelId, session);
     if (snapshot.takerChannelId) ctx.claimChannel(snapshot.takerChannelId, session);
+    for (const leg of snapshot.agencies) ctx.claimChannel(leg.channelId, session);
     session.#log('adopted', { state: snapshot.state });
     return session;
   }
@@ -223,13 +268,16 @@ export class CallSession {
     switch (event.type) {
       case 'StasisStart':
         if (event.channel.id === this.#snapshot.offer?.channelId) void this.#takerAnswered(event.channel);
+        else if (this.#agencyLeg(event.channel.id)) void this.#agencyAnswered(event.channel.id);
         return;
       case 'ChannelHangupRequest':
       case 'StasisEnd':
         this.#channelLeft(event.channel.id, event.type === 'ChannelHangupRequest' ? event.cause : undefined);
         return;
       case 'ChannelDestroyed':
-        if (event.channel.id === this.#snapshot.offer?.channelId && this.#ringing()) {
+        if (this.#agencyLeg(event.channel.id)) {
+          void this.#agencyGone(event.channel.id, event.cause, event.cause_txt);
+        } else if (event.channel.id === this.#snapshot.offer?.channelId && this.#ringing()) {
           void this.#offerFailed(offerFailureFromCause(event.cause), {
             cause: event.cause,
             causeText: event.cause_txt,
@@ -307,6 +355,7 @@ export class CallSession {
       this.#log('offered', { takerId, endpoint, attempt });
     }
     const { record } = this.#snapshot;
+    if (takerId) this.#toDesk(takerId, 'offer', this.#screenPop());
     this.#ctx.ari
       .originate({
         endpoint,
@@ -339,8 +388,16 @@ export class CallSession {
       return;
     }
     if (this.state === 'connected') {
-      if (snapshot.takerChannelId && !liveChannelIds.has(snapshot.takerChannelId)) await this.#end('taker');
-      else await this.#ensureBridged();
+      for (const leg of [...snapshot.agencies]) {
+        if (!liveChannelIds.has(leg.channelId)) await this.#agencyGone(leg.channelId, undefined, undefined);
+        else if (leg.state === 'dialing') await this.#agencyAnswered(leg.channelId);
+      }
+      if (!this.#is('connected')) return;
+      const takerGone = snapshot.takerChannelId && !liveChannelIds.has(snapshot.takerChannelId);
+      if (takerGone && !snapshot.takerLeft) {
+        if (snapshot.agencies.some((leg) => leg.state === 'joined')) await this.#takerLeaves('hung-up');
+        else await this.#end('taker');
+      } else await this.#ensureBridged();
       return;
     }
     if (this.#ringing() && snapshot.offer) {
@@ -688,6 +745,7 @@ export class CallSession {
       snapshot.record.takerId = offer.takerId;
       snapshot.record.waitMs = now - snapshot.record.arrivedAt.getTime();
       this.#log('connected', { takerId: offer.takerId, channelName: channel?.name });
+      if (offer.takerId) this.#toDesk(offer.takerId, 'connected', {});
     }
     this.#saveSnapshot();
     if (offer.takerId) void this.#ctx.queue.connect(offer.takerId, this.callId);
@@ -702,10 +760,15 @@ export class CallSession {
     const snapshot = this.#snapshot;
     const bridgeId = snapshot.bridgeId ?? `${this.callId}-bridge`;
     snapshot.bridgeId = bridgeId;
+    const withCaller = channelIds.includes(snapshot.callerChannelId);
     await Promise.all([
-      this.#ignoreGone(ari.stopPlayback(this.#greetingId)),
-      ...(snapshot.announcements > 0 ? [this.#ignoreGone(ari.stopPlayback(this.#announcementId))] : []),
-      this.#ignoreGone(ari.stopMoh(snapshot.callerChannelId)),
+      ...(withCaller
+        ? [
+            this.#ignoreGone(ari.stopPlayback(this.#greetingId)),
+            ...(snapshot.announcements > 0 ? [this.#ignoreGone(ari.stopPlayback(this.#announcementId))] : []),
+            this.#ignoreGone(ari.stopMoh(snapshot.callerChannelId)),
+          ]
+        : []),
       // Creating a bridge that exists is an update in Asterisk: safe to repeat after a takeover.
       this.#ignoreGone(ari.createBridge(bridgeId, `siaga112 ${this.callId}`)),
     ]);
@@ -727,10 +790,15 @@ export class CallSession {
 
   /** A connected call adopted from another instance: finish the bridging it may not have done. */
   async #ensureBridged(): Promise<void> {
-    const { callerChannelId, takerChannelId, bridgeId } = this.#snapshot;
+    const { callerChannelId, takerChannelId, bridgeId, held, takerLeft, agencies } = this.#snapshot;
     if (!takerChannelId) return;
     const bridge = bridgeId ? (await this.#ctx.ari.listBridges()).find((b) => b.id === bridgeId) : undefined;
-    const missing = [callerChannelId, takerChannelId].filter((id) => !bridge?.channels.includes(id));
+    const members = [
+      ...(held ? [] : [callerChannelId]),
+      ...(takerLeft ? [] : [takerChannelId]),
+      ...agencies.filter((leg) => leg.state === 'joined').map((leg) => leg.channelId),
+    ];
+    const missing = members.filter((id) => !bridge?.channels.includes(id));
     if (missing.length > 0) await this.#bridge(missing);
   }
 
@@ -786,11 +854,187 @@ export class CallSession {
     this.#ctx.requestDispatch();
   }
 
+  /**
+   * A command from the taker's desk. Refused (with the reason) unless the call is connected to
+   * that taker; the outcome reaches the desk as events and the timeline as call events.
+   */
+  async command(takerId: string, command: CallCommand): Promise<CommandRefusal | null> {
+    if (this.#detached || !this.#is('connected') || this.#snapshot.takerLeft) return 'not-connected';
+    if (this.#snapshot.record.takerId !== takerId) return 'not-your-call';
+    switch (command.kind) {
+      case 'hold':
+        return this.#hold(takerId);
+      case 'resume':
+        return this.#resume(takerId);
+      case 'conference':
+        return this.#dialAgency(takerId, command.agencyId, command.handOver);
+      case 'leave':
+        if (!this.#snapshot.agencies.some((leg) => leg.state === 'joined')) return 'no-agency';
+        await this.#takerLeaves('left');
+        return null;
+    }
+  }
+
+  /** The caller leaves the bridge and hears music; the taker can talk to an agency meanwhile. */
+  async #hold(takerId: string): Promise<CommandRefusal | null> {
+    const snapshot = this.#snapshot;
+    if (snapshot.held) return 'already';
+    snapshot.held = true;
+    this.#log('held', { takerId });
+    this.#saveSnapshot();
+    const { ari, settings } = this.#ctx;
+    if (snapshot.bridgeId) {
+      await this.#ignoreGone(ari.removeChannels(snapshot.bridgeId, [snapshot.callerChannelId]));
+    }
+    await this.#ignoreGone(ari.startMoh(snapshot.callerChannelId, settings.mohClass));
+    this.#toDesk(takerId, 'held', {});
+    return null;
+  }
+
+  async #resume(takerId: string): Promise<CommandRefusal | null> {
+    const snapshot = this.#snapshot;
+    if (!snapshot.held) return 'already';
+    snapshot.held = false;
+    this.#log('resumed', { takerId });
+    this.#saveSnapshot();
+    await this.#ignoreGone(this.#ctx.ari.stopMoh(snapshot.callerChannelId));
+    await this.#bridge([snapshot.callerChannelId]);
+    this.#toDesk(takerId, 'resumed', {});
+    return null;
+  }
+
+  /** Dials an agency through its trunk; once it answers it joins the call's bridge. */
+  async #dialAgency(takerId: string, agencyId: string, handOver: boolean): Promise<CommandRefusal | null> {
+    const agency = this.#ctx.settings.agencies.find((a) => a.id === agencyId);
+    if (!agency) return 'unknown-agency';
+    const snapshot = this.#snapshot;
+    if (snapshot.agencies.some((leg) => leg.agencyId === agencyId)) return 'already';
+    const leg: AgencyLeg = {
+      agencyId,
+      channelId: `${AGENCY_CHANNEL_PREFIX}${this.callId}-${agencyId}-${snapshot.agencies.length + 1}`,
+      state: 'dialing',
+      handOver,
+    };
+    snapshot.agencies.push(leg);
+    this.#ctx.claimChannel(leg.channelId, this);
+    this.#log('agency-dialing', { takerId, agencyId, agency: agency.name, dial: agency.dial, handOver });
+    this.#saveSnapshot();
+    this.#toDesk(takerId, 'agency-dialing', { agencyId, agency: agency.name, handOver });
+    try {
+      await this.#ctx.ari.originate({
+        endpoint: agency.dial,
+        channelId: leg.channelId,
+        appArgs: ['agency', this.callId, agencyId],
+        timeoutSeconds: this.#ctx.settings.agencyRingSeconds,
+        callerId: '112',
+      });
+    } catch (error) {
+      const code = isAriError(error) ? error.code : 'unknown';
+      await this.#agencyGone(leg.channelId, undefined, `could not dial: ${code}`);
+    }
+    return null;
+  }
+
+  #agencyLeg(channelId: string): AgencyLeg | undefined {
+    return this.#snapshot.agencies.find((leg) => leg.channelId === channelId);
+  }
+
+  async #agencyAnswered(channelId: string): Promise<void> {
+    const leg = this.#agencyLeg(channelId);
+    if (leg?.state !== 'dialing') return;
+    if (!this.#is('connected')) {
+      await this.#ignoreGone(this.#ctx.ari.hangup(channelId));
+      return;
+    }
+    leg.state = 'joined';
+    this.#log('agency-joined', { agencyId: leg.agencyId });
+    this.#saveSnapshot();
+    await this.#bridge([channelId]);
+    const takerId = this.#snapshot.record.takerId;
+    if (takerId && !this.#snapshot.takerLeft)
+      this.#toDesk(takerId, 'agency-joined', { agencyId: leg.agencyId });
+    // Blind hand-over: the caller is with the agency now.
+    if (leg.handOver && !this.#snapshot.takerLeft) await this.#takerLeaves('handed-over');
+  }
+
+  /**
+   * An agency leg ended: unanswered or refused while dialing (control stays with the taker, who is
+   * told why), or the agency hung up. A caller handed over and left alone is hung up.
+   */
+  async #agencyGone(
+    channelId: string,
+    cause: number | undefined,
+    causeText: string | undefined,
+  ): Promise<void> {
+    const snapshot = this.#snapshot;
+    const leg = this.#agencyLeg(channelId);
+    if (!leg) return;
+    snapshot.agencies = snapshot.agencies.filter((other) => other !== leg);
+    const joined = leg.state === 'joined';
+    const reason = joined ? 'hung-up' : agencyFailure(cause, causeText);
+    this.#log(joined ? 'agency-left' : 'agency-failed', { agencyId: leg.agencyId, reason, cause });
+    this.#saveSnapshot();
+    const takerId = snapshot.record.takerId;
+    if (takerId && !snapshot.takerLeft) {
+      this.#toDesk(takerId, joined ? 'agency-left' : 'agency-failed', { agencyId: leg.agencyId, reason });
+    }
+    if (snapshot.takerLeft && !snapshot.agencies.some((other) => other.state === 'joined')) {
+      await this.#end('system', { reason: 'agency-left' });
+    }
+  }
+
+  /** The taker leaves a call an agency has joined: the call goes on, the taker is free. */
+  async #takerLeaves(how: 'left' | 'handed-over' | 'hung-up'): Promise<void> {
+    const snapshot = this.#snapshot;
+    const takerId = snapshot.record.takerId;
+    if (snapshot.takerLeft || !takerId) return;
+    snapshot.takerLeft = true;
+    this.#log('handed-over', { takerId, how, agencies: snapshot.agencies.map((leg) => leg.agencyId) });
+    this.#saveSnapshot();
+    this.#toDesk(takerId, 'handed-over', { how });
+    if (snapshot.held) {
+      snapshot.held = false;
+      await this.#ignoreGone(this.#ctx.ari.stopMoh(snapshot.callerChannelId));
+      await this.#bridge([snapshot.callerChannelId]);
+    }
+    if (how !== 'hung-up' && snapshot.takerChannelId) {
+      await this.#ignoreGone(this.#ctx.ari.hangup(snapshot.takerChannelId));
+    }
+    // Free the taker only once their leg is hung up: their phone never holds two calls.
+    await this.#releaseTaker(takerId);
+  }
+
+  /** The screen pop: who is calling, on which trunk, what the IVR and screening found. */
+  #screenPop(): Record<string, unknown> {
+    const { record, place, silent } = this.#snapshot;
+    return {
+      callerNumber: record.callerNumber,
+      callerIdRaw: record.callerIdRaw,
+      callerIdKind: record.callerIdKind,
+      trunk: record.trunk,
+      category: place.category,
+      priority: place.level,
+      silent,
+      screening: record.screening,
+      arrivedAt: record.arrivedAt.toISOString(),
+      attempt: this.#snapshot.offerAttempts,
+    };
+  }
+
+  #toDesk(takerId: string, type: DeskEvent['type'], detail: Record<string, unknown>): void {
+    if (this.#detached) return;
+    this.#ctx.desk?.(takerId, { type, callId: this.callId, detail });
+  }
+
   #channelLeft(channelId: string, cause: number | undefined): void {
     const { callerChannelId, takerChannelId, offer } = this.#snapshot;
     if (channelId === callerChannelId) void this.#end('caller', { cause });
-    else if (channelId === takerChannelId && this.state === 'connected') void this.#end('taker', { cause });
-    else if (channelId === offer?.channelId && this.#ringing()) {
+    else if (this.#agencyLeg(channelId)) void this.#agencyGone(channelId, cause, undefined);
+    else if (channelId === takerChannelId && this.state === 'connected') {
+      // With an agency on the line, the taker hanging up hands the caller over to it.
+      if (this.#snapshot.agencies.some((leg) => leg.state === 'joined')) void this.#takerLeaves('hung-up');
+      else if (!this.#snapshot.takerLeft) void this.#end('taker', { cause });
+    } else if (channelId === offer?.channelId && this.#ringing()) {
       void this.#offerFailed(offerFailureFromCause(cause), { cause, reason: 'hung-up-while-ringing' });
     }
   }
@@ -830,7 +1074,11 @@ export class CallSession {
     if (previous === 'connected') {
       const { takerId } = record;
       const takerLeg = snapshot.takerChannelId;
-      if (endedBy === 'taker' || !takerLeg) {
+      for (const leg of snapshot.agencies) cleanup.push(this.#ignoreGone(ari.hangup(leg.channelId)));
+      if (takerId && !snapshot.takerLeft) this.#toDesk(takerId, 'ended', { endedBy, disposition });
+      if (snapshot.takerLeft) {
+        // Handed over: the taker was freed when they left.
+      } else if (endedBy === 'taker' || !takerLeg) {
         // The taker's phone has hung up already: free them first, so a waiting call rings at once.
         if (takerId) cleanup.push(this.#releaseTaker(takerId));
       } else {

@@ -11,6 +11,15 @@ export interface Offer {
   attempt: number;
 }
 
+/** An agency (police 110, fire 113…) dialed into a connected call. */
+export interface AgencyLeg {
+  agencyId: string;
+  channelId: string;
+  state: 'dialing' | 'joined';
+  /** Blind hand-over: the taker leaves as soon as the agency answers. */
+  handOver: boolean;
+}
+
 /**
  * Everything needed to carry on with a live call in another process: kept in Redis at every
  * transition, so a restarted or second instance re-adopts the call instead of abandoning it.
@@ -37,6 +46,12 @@ export interface CallSnapshot {
   challenge: 'screening' | 'silent' | null;
   /** A silent caller: `confirmed` pressed 5 (a person who cannot speak), `unconfirmed` did not. */
   silent: 'confirmed' | 'unconfirmed' | null;
+  /** The caller is out of the bridge, hearing music, while the taker does something else. */
+  held: boolean;
+  /** Agencies dialed into the call (three-way conference, hand-over). */
+  agencies: AgencyLeg[];
+  /** The taker handed the caller over to an agency and left; the call goes on without them. */
+  takerLeft: boolean;
   record: CallRecord;
   /** Events not yet handed to the record writer (seq 0 until the write numbers them). */
   pendingEvents: CallEvent[];
@@ -65,5 +80,9 @@ export function parseSnapshot(text: string): CallSnapshot | undefined {
     record[field] = typeof raw === 'string' ? new Date(raw) : null;
   }
   snapshot.pendingEvents = snapshot.pendingEvents.map((event) => ({ ...event, at: new Date(event.at) }));
+  // Snapshots written before the desk's call controls existed.
+  snapshot.held ??= false;
+  snapshot.agencies ??= [];
+  snapshot.takerLeft ??= false;
   return snapshot;
 }

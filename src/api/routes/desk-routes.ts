@@ -1,0 +1,159 @@
+import type { FastifyInstance } from 'fastify';
+import { Type } from 'typebox';
+import type { Agency } from '../../config.ts';
+import type { CommandResult } from '../../queues/call-commands.ts';
+import type { DeskEvent } from '../../queues/desk-events.ts';
+import type { CallCommand } from '../../routing/call-session.ts';
+import { ApiProblem, ProblemSchema } from '../problem.ts';
+
+/** What a call taker's desk needs: the live event stream, the agency directory, call controls. */
+export interface DeskRoutesDeps {
+  agencies: readonly Agency[];
+  takerExists(takerId: string): Promise<boolean>;
+  /** Calls `listener` with this taker's events until the returned function is called. */
+  listen(takerId: string, listener: (event: DeskEvent) => void): Promise<() => void>;
+  /** Whether the call is live anywhere (its snapshot is in Redis). */
+  callIsLive(callId: string): Promise<boolean>;
+  command(callId: string, takerId: string, command: CallCommand): Promise<CommandResult>;
+}
+
+/** Keeps proxies from closing a quiet stream, and shows the desk the stream is alive. */
+const HEARTBEAT_MS = 15_000;
+
+const TakerId = Type.String({ pattern: '^[A-Za-z0-9_.-]{1,64}$', description: 'the call taker' });
+const CallParams = Type.Object({ callId: Type.String({ format: 'uuid', description: 'the call id' }) });
+const Accepted = Type.Object({ callId: Type.String(), accepted: Type.Boolean() });
+
+const REFUSALS: Record<Exclude<CommandResult, 'ok' | 'unknown-call' | 'unavailable'>, string> = {
+  'not-connected': 'the call is not connected to a call taker now',
+  'not-your-call': 'the call is connected to another call taker',
+  already: 'nothing to do: the call is in that state already',
+  'unknown-agency': 'body.agencyId: no such agency in the directory',
+  'no-agency': 'no agency is on the line to hand the caller over to',
+};
+
+export async function deskRoutes(app: FastifyInstance, deps: DeskRoutesDeps): Promise<void> {
+  // Open desk streams end when the server closes (they would hold it open otherwise).
+  const openStreams = new Set<() => void>();
+  app.addHook('onClose', async () => {
+    for (const end of openStreams) end();
+  });
+
+  app.get('/agencies', async () => deps.agencies);
+
+  /**
+   * The desk's live stream (server-sent events): the screen pop when the taker's phone rings, then
+   * connected, held/resumed, agency-dialing/joined/failed/left, handed-over, ended.
+   */
+  app.get<{ Params: { takerId: string } }>(
+    '/takers/:takerId/desk',
+    { schema: { params: Type.Object({ takerId: TakerId }), response: { 404: ProblemSchema } } },
+    async (request, reply) => {
+      const { takerId } = request.params;
+      if (!(await deps.takerExists(takerId))) {
+        throw new ApiProblem(404, 'taker-not-found', `no call taker ${takerId}`);
+      }
+      reply.hijack();
+      const out = reply.raw;
+      out.writeHead(200, {
+        'content-type': 'text/event-stream; charset=utf-8',
+        'cache-control': 'no-cache',
+        connection: 'keep-alive',
+      });
+      out.write(`event: ready\ndata: ${JSON.stringify({ takerId })}\n\n`);
+      const stop = await deps.listen(takerId, (event) => {
+        out.write(`event: ${event.type}\ndata: ${JSON.stringify(event)}\n\n`);
+      });
+      const heartbeat = setInterval(() => out.write(': heartbeat\n\n'), HEARTBEAT_MS);
+      heartbeat.unref();
+      const end = () => {
+        clearInterval(heartbeat);
+        stop();
+        openStreams.delete(end);
+        out.end();
+      };
+      openStreams.add(end);
+      request.raw.on('close', end);
+    },
+  );
+
+  const controls: Array<{
+    path: string;
+    body: ReturnType<typeof Type.Object>;
+    toCommand: (body: never) => CallCommand;
+  }> = [
+    {
+      path: 'hold',
+      body: Type.Object({ takerId: TakerId }, { additionalProperties: false }),
+      toCommand: () => ({ kind: 'hold' }),
+    },
+    {
+      path: 'resume',
+      body: Type.Object({ takerId: TakerId }, { additionalProperties: false }),
+      toCommand: () => ({ kind: 'resume' }),
+    },
+    {
+      path: 'conference',
+      body: Type.Object(
+        {
+          takerId: TakerId,
+          agencyId: Type.String({ pattern: '^[a-z0-9-]{1,32}$', description: 'an agency of GET /agencies' }),
+          handOver: Type.Optional(
+            Type.Boolean({ description: 'leave the call as soon as the agency answers' }),
+          ),
+        },
+        { additionalProperties: false },
+      ),
+      toCommand: (body: { agencyId: string; handOver?: boolean }) => ({
+        kind: 'conference',
+        agencyId: body.agencyId,
+        handOver: body.handOver ?? false,
+      }),
+    },
+    {
+      path: 'leave',
+      body: Type.Object({ takerId: TakerId }, { additionalProperties: false }),
+      toCommand: () => ({ kind: 'leave' }),
+    },
+  ];
+
+  for (const control of controls) {
+    app.post<{ Params: { callId: string }; Body: { takerId: string } & Record<string, unknown> }>(
+      `/calls/:callId/${control.path}`,
+      {
+        schema: {
+          params: CallParams,
+          body: control.body,
+          response: {
+            202: Accepted,
+            400: ProblemSchema,
+            404: ProblemSchema,
+            409: ProblemSchema,
+            503: ProblemSchema,
+          },
+        },
+      },
+      async (request, reply) => {
+        const { callId } = request.params;
+        const command = control.toCommand(request.body as never);
+        if (command.kind === 'conference' && !deps.agencies.some((a) => a.id === command.agencyId)) {
+          throw new ApiProblem(400, 'unknown-agency', REFUSALS['unknown-agency']);
+        }
+        if (!(await deps.callIsLive(callId)))
+          throw new ApiProblem(404, 'call-not-found', `no live call ${callId}`);
+        const result = await deps.command(callId, request.body.takerId, command);
+        if (result === 'ok') return reply.status(202).send({ callId, accepted: true });
+        if (result === 'unknown-call') throw new ApiProblem(404, 'call-not-found', `no live call ${callId}`);
+        if (result === 'unavailable') {
+          throw new ApiProblem(
+            503,
+            'call-control-unavailable',
+            'no instance controlling calls answered; try again',
+          );
+        }
+        if (result === 'unknown-agency') throw new ApiProblem(400, 'unknown-agency', REFUSALS[result]);
+        throw new ApiProblem(409, result, REFUSALS[result]);
+      },
+    );
+  }
+}
