@@ -1,4 +1,5 @@
 import { hostname } from 'node:os';
+import { parseRetryMinutes } from './callbacks/callback-policy.ts';
 
 /** Everything siaga112 reads from its environment, parsed once and frozen. */
 export interface Config {
@@ -43,6 +44,13 @@ export interface Config {
       readonly silenceWindowSeconds: number;
       readonly silentReleaseSeconds: number;
     };
+  };
+  /** Calling back callers who hung up before a person answered (issue #5). */
+  readonly callbacks: {
+    /** How long the caller's phone rings for a callback. */
+    readonly ringSeconds: number;
+    /** Waits before each retry after an attempt that did not reach the caller; its length caps retries. */
+    readonly retryDelaysMs: readonly number[];
   };
   readonly distribution: {
     readonly agingSeconds: number;
@@ -254,6 +262,20 @@ export const variables = {
   agencyRingSeconds: integer('AGENCY_RING_SECONDS', 30, 1, 120),
 } as const;
 
+// --- callbacks (issue #5) ---
+/** Minutes before each callback retry, e.g. `2,5,15` (decimals allowed), or `none`. */
+const retryMinutes = (name: string, fallback: string): Variable<number[]> => ({
+  name,
+  fallback,
+  expected: 'none, or comma-separated minutes greater than 0 such as 2,5,15 (decimals allowed)',
+  parse: (raw) => parseRetryMinutes(raw),
+});
+const callbackVariables = {
+  callbackRingSeconds: integer('CALLBACK_RING_SECONDS', 30, 5, 120),
+  callbackRetryMinutes: retryMinutes('CALLBACK_RETRY_MINUTES', '2,5,15'),
+} as const;
+// --- end callbacks ---
+
 /** Parses the environment once; throws a ConfigError naming the first bad variable. */
 export function loadConfig(env: Env = process.env): Config {
   const v = variables;
@@ -292,6 +314,10 @@ export function loadConfig(env: Env = process.env): Config {
         silenceWindowSeconds: read(env, v.silenceWindowSeconds),
         silentReleaseSeconds: read(env, v.silentReleaseSeconds),
       },
+    },
+    callbacks: {
+      ringSeconds: read(env, callbackVariables.callbackRingSeconds),
+      retryDelaysMs: read(env, callbackVariables.callbackRetryMinutes),
     },
     distribution: {
       agingSeconds: read(env, v.agingSeconds),

@@ -4,6 +4,7 @@ import { sql } from 'kysely';
 import { AmiPresence } from './ami/ami-presence.ts';
 import { buildApp } from './api/build-app.ts';
 import { AriClientAdapter } from './ari/ari-client-adapter.ts';
+import { startCallbackService } from './callbacks/callback-service.ts';
 import { type Clock, realClock } from './clock.ts';
 import type { Config } from './config.ts';
 import type { Logger } from './logger.ts';
@@ -188,7 +189,24 @@ export async function startService(
     }
     await desk.publish(takerId, { ...event, detail, at });
   };
+  // --- callbacks (issue #5) ---
+  const callbacks = startCallbackService({
+    config,
+    db,
+    redis,
+    connection: bullConnection,
+    ari,
+    queue,
+    recorder,
+    isBlocked: async (number) => (await callerLists.lookup(number, clock.now())) === 'block',
+    findTaker: (takerId) => takers.getTaker(takerId),
+    requestDispatch: () => center.requestDispatch(),
+    clock,
+    logger: logger.child({ component: 'callbacks' }),
+  });
+  // --- end callbacks ---
   const center = new CallCenter({
+    onCallEnded: (record) => callbacks.callEnded(record),
     screen: (identity, callId) => screener.screen(identity, callId),
     released: (identity) => {
       if (!identity.number) return;
@@ -219,6 +237,8 @@ export async function startService(
       .catch((error: unknown) => logger.warn({ err: error }, 'could not publish a notice'));
   }
   center.start();
+  center.addChannelHandler(callbacks.dialer);
+  await callbacks.start();
   const commands = new CallCommandBus(redis, {
     prefix: config.redis.keyPrefix,
     instanceId: config.instanceId,
@@ -356,6 +376,7 @@ export async function startService(
       callIsLive: async (callId) => (await queue.getSnapshot(callId)) !== null,
       command: (callId, takerId, command) => commands.request(callId, takerId, command),
     },
+    callbacks: callbacks.routes,
     live: {
       waiting: () => queue.waiting(),
       takers: () => queue.listTakers(),
@@ -378,6 +399,7 @@ export async function startService(
       closing ??= (async () => {
         await app.close();
         center.stop();
+        await callbacks.close();
         presence.stop();
         await ami?.close();
         await lease.stop();

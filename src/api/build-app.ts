@@ -2,6 +2,7 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } 
 import type { Logger } from '../logger.ts';
 import { registerProblemHandler } from './problem.ts';
 import { type CallRoutesDeps, callRoutes } from './routes/call-routes.ts';
+import { type CallbackRoutesDeps, callbackRoutes } from './routes/callback-routes.ts';
 import { type DeskRoutesDeps, deskRoutes } from './routes/desk-routes.ts';
 import { healthRoutes, type ReadinessCheck } from './routes/health-routes.ts';
 import { type ListRoutesDeps, listRoutes } from './routes/list-routes.ts';
@@ -17,6 +18,7 @@ export interface AppDeps {
   calls: CallRoutesDeps;
   lists: ListRoutesDeps;
   rules: RuleRoutesDeps;
+  callbacks: CallbackRoutesDeps;
   desk: DeskRoutesDeps;
 }
 
@@ -36,6 +38,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(async (scope) => callRoutes(scope, deps.calls));
   await app.register(async (scope) => listRoutes(scope, deps.lists));
   await app.register(async (scope) => ruleRoutes(scope, deps.rules));
+  await app.register(async (scope) => callbackRoutes(scope, deps.callbacks));
   await app.register(async (scope) => deskRoutes(scope, deps.desk));
   return app;
 }

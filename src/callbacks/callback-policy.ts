@@ -64,7 +64,11 @@ const INVALID_CAUSES = new Set([
  * `answered`: the leg had entered Stasis (the caller picked up).
  */
 export function outcomeFromCause(cause: number | undefined, answered: boolean): CallbackOutcome {
-  if (answered) return 'reached';
+  return answered ? 'reached' : notReachedFromCause(cause);
+}
+
+/** Why a caller's phone that never answered did not: from the cause of its leg's end. */
+export function notReachedFromCause(cause: number | undefined): Exclude<CallbackOutcome, 'reached'> {
   if (cause === 17) return 'busy';
   if (cause !== undefined && INVALID_CAUSES.has(cause)) return 'invalid';
   // 19 no answer, 18 no user responding, 16 the far end gave up ringing, 21 rejected, and

@@ -6,6 +6,7 @@ import {
   RECLAIM,
   RELEASE,
   REQUEUE,
+  RESERVE_TAKER,
   SET_REACHABLE,
   SET_TAKER_STATE,
   WITHDRAW,
@@ -92,6 +93,7 @@ const scripts = {
   release: new RedisScript(RELEASE),
   setTakerState: new RedisScript(SET_TAKER_STATE),
   setReachable: new RedisScript(SET_REACHABLE),
+  reserveTaker: new RedisScript(RESERVE_TAKER),
 };
 
 /**
@@ -255,6 +257,26 @@ export class CallQueue {
     ])) as [string, string];
     if (first === 'busy') return { busy: true, previous: asState(second), state: asState(second) ?? state };
     return { busy: false, previous: asState(first), state: asState(second) ?? state };
+  }
+
+  /**
+   * Takes an available, reachable taker for work that is not a waiting call (a callback):
+   * `reserved` for `callId` with `reason`, so no call is offered to them meanwhile; `connect`,
+   * `release` and `requeue` move them on as for a call. False (nothing changed) otherwise.
+   */
+  async reserveTaker(
+    takerId: string,
+    callId: string,
+    reason: string,
+  ): Promise<{ reserved: boolean; state: TakerState | null }> {
+    const [reserved, state] = (await scripts.reserveTaker.run(this.#redis, [
+      this.#prefix,
+      takerId,
+      callId,
+      reason,
+      this.#now(),
+    ])) as [number, string];
+    return { reserved: reserved === 1, state: reserved === 1 ? 'reserved' : asState(state) };
   }
 
   /** The softphone behind `endpoint` became (un)reachable. Returns the taker it moved, if any. */

@@ -307,3 +307,18 @@ if reachable == '1' and state == 'break' and reason == 'unreachable' then
 end
 return { takerId, state, state }
 `;
+
+/**
+ * reserve-taker: takes an available taker whose phone is reachable for work that is not a
+ * waiting call (a callback), so no call is offered to them meanwhile. Any other state is left
+ * alone: 112 calls come first, a taker who is not free cannot take other work.
+ * ARGV: P, takerId, callId, reason, now. Returns {1, previous} when reserved, {0, state} when not.
+ */
+export const RESERVE_TAKER = `${COMMON}
+local P, takerId, callId, reason, now = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
+local key = P .. ':taker:' .. takerId
+local state = redis.call('HGET', key, 'state') or 'offline'
+if state ~= 'available' or redis.call('HGET', key, 'reachable') == '0' then return { 0, state } end
+move(P, takerId, 'reserved', now, reason, callId, 0)
+return { 1, state }
+`;

@@ -1,0 +1,43 @@
+import type { CallQueue } from '../queues/call-queue.ts';
+import type { RecordWriter } from '../records/record-writer.ts';
+
+/** One thing that happened to a call after it ended (its callback). */
+export interface TimelineEvent {
+  type: string;
+  detail: Record<string, unknown>;
+}
+
+export interface CallTimeline {
+  /**
+   * Appends events to an ended call's `call_events`, numbered from the counter every instance
+   * shares, without touching its record. Resolves once durably queued.
+   */
+  append(callId: string, events: readonly TimelineEvent[]): Promise<void>;
+}
+
+export function createCallTimeline(deps: {
+  queue: Pick<CallQueue, 'reserveRecordSlots'>;
+  writer: Pick<RecordWriter, 'append'>;
+  now: () => number;
+}): CallTimeline {
+  return {
+    async append(callId, events) {
+      if (events.length === 0) return;
+      const at = new Date(deps.now());
+      const { version, firstSeq } = await deps.queue.reserveRecordSlots(callId, events.length);
+      await deps.writer.append({
+        callId,
+        version,
+        events: events.map((event, i) => ({
+          callId,
+          seq: firstSeq + i,
+          at,
+          type: event.type,
+          // The call itself stays ended; the callback's own status is in the detail and its row.
+          state: 'ended',
+          detail: event.detail,
+        })),
+      });
+    },
+  };
+}
