@@ -84,6 +84,8 @@ export class CallbackDialer implements ChannelHandler {
   readonly #attempts = new Map<string, Attempt>();
   /** Events of one callback are handled one after another. */
   readonly #chains = new Map<string, Promise<void>>();
+  /** Claims being made in this process, not yet dialling: recovery leaves them alone. */
+  readonly #claiming = new Set<string>();
 
   constructor(deps: CallbackDialerDeps) {
     this.#deps = deps;
@@ -108,6 +110,17 @@ export class CallbackDialer implements ChannelHandler {
     if (callback.status !== 'pending' && !due) return { kind: 'not-pending', status: callback.status };
     const reserved = await queue.reserveTaker(takerId, callback.callId, 'callback');
     if (!reserved.reserved) return { kind: 'taker-busy', state: reserved.state };
+    this.#claiming.add(callbackId);
+    try {
+      return await this.#claimReserved(callback, takerId, taker.endpoint);
+    } finally {
+      this.#claiming.delete(callbackId);
+    }
+  }
+
+  async #claimReserved(callback: Callback, takerId: string, endpoint: string): Promise<ClaimResult> {
+    const { callbacks, queue, clock } = this.#deps;
+    const callbackId = callback.id;
     const claimed = await callbacks.claim(callbackId, takerId, new Date(clock.now()));
     if (!claimed) {
       // Someone else was first: the taker goes back to where they were, free.
@@ -118,7 +131,7 @@ export class CallbackDialer implements ChannelHandler {
     }
     const attempt = claimed.attempts + 1;
     await this.#trace(claimed, [{ type: 'callback-claimed', detail: { callbackId, takerId, attempt } }]);
-    if (this.#deps.ari.connected) this.#start(claimed, taker.endpoint);
+    if (this.#deps.ari.connected) this.#start(claimed, endpoint);
     else this.#deps.announceClaim(callbackId);
     return { kind: 'claimed', callback: claimed, attempt };
   }
@@ -146,6 +159,34 @@ export class CallbackDialer implements ChannelHandler {
     void next.then(() => {
       if (this.#chains.get(leg.callbackId) === next) this.#chains.delete(leg.callbackId);
     });
+  }
+
+  /**
+   * After this instance took call control (a restart, a takeover): callbacks left claimed or
+   * dialling by a process that is gone have lost their dialer. Their legs are hung up, the
+   * callback is pending again (the attempt not counted) and the taker freed.
+   */
+  async recover(): Promise<void> {
+    const { callbacks, queue, ari } = this.#deps;
+    for (const callback of await callbacks.list(['claimed', 'dialing'], 500)) {
+      if (this.#attempts.has(callback.id) || this.#claiming.has(callback.id)) continue;
+      const attempt = callback.status === 'claimed' ? callback.attempts + 1 : callback.attempts;
+      await Promise.all([
+        this.#hangup(callbackChannelId(callback.id, attempt, 'taker')),
+        this.#hangup(callbackChannelId(callback.id, attempt, 'caller')),
+        ari.destroyBridge(callbackBridgeId(callback.id, attempt)).catch(() => undefined),
+      ]);
+      if (!(await callbacks.unclaim(callback.id, attempt - 1))) continue;
+      if (callback.claimedBy) await queue.release(callback.claimedBy, callback.callId, 0, { assign: false });
+      await this.#trace(callback, [
+        {
+          type: 'callback-interrupted',
+          detail: { callbackId: callback.id, attempt, takerId: callback.claimedBy },
+        },
+      ]);
+      this.#deps.logger.warn({ callbackId: callback.id }, 'callback interrupted by a restart; pending again');
+    }
+    this.#deps.requestDispatch();
   }
 
   /** Ends every callback in progress here (shutdown): both legs hung up, the takers freed. */

@@ -71,6 +71,7 @@ export function startCallbackService(deps: CallbackServiceDeps): CallbackService
       },
     },
   });
+  let offConnection: () => void = () => {};
   // A claim made on an instance without the ARI events is dialled by the one that has them.
   const claimChannel = `${config.redis.keyPrefix}:callback-claims`;
   const subscriber = deps.redis.duplicate();
@@ -116,11 +117,17 @@ export function startCallbackService(deps: CallbackServiceDeps): CallbackService
       })().catch((error: unknown) => logger.error({ err: error, callId }, 'could not queue a callback'));
     },
     async start() {
+      // Whenever this instance (re)gains the ARI events, callbacks orphaned by a gone dialer resume.
+      offConnection = deps.ari.onConnectionChange((state) => {
+        if (state !== 'connected') return;
+        dialer.recover().catch((error: unknown) => logger.error({ err: error }, 'callback recovery failed'));
+      });
       await subscriber
         .subscribe(claimChannel)
         .catch((error: unknown) => logger.warn({ err: error }, 'callback claim announcements unavailable'));
     },
     async close() {
+      offConnection();
       subscriber.disconnect();
       await dialer.stop();
       await jobs.close();

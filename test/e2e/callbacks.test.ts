@@ -202,6 +202,80 @@ describe('callbacks for callers who hung up before a person answered', () => {
     expect(types.lastIndexOf('callback-pending')).toBeLessThan(types.lastIndexOf('callback-dialing'));
   });
 
+  it('gives the callback back when the taker does not answer their own claim, and fails a number the trunk cannot place', async () => {
+    center = await startCallCenter({ takers: 2 });
+    const record = await abandonAfterIvr(center, '081277776666');
+    const pending = await callbackOf(center, record.id, 'pending');
+    center.emulator.setEndpoint('PJSIP/taker1', { answer: 'reject', cause: 19 });
+    await center.makeAvailable('taker1');
+    const missed = await claim(center, pending.id, 'taker1');
+    expect(missed.statusCode, missed.body).toBe(202);
+    await eventually(
+      async () => (await eventTypes(center!, record.id)).includes('callback-released'),
+      'the callback released',
+    );
+    // Not an attempt on the caller: pending again, nothing counted; the taker out as after a missed offer.
+    expect(await callbackOf(center, record.id, 'pending')).toMatchObject({ attempts: 0, claimedBy: null });
+    expect(await center.service.queue.getTaker('taker1')).toMatchObject({ state: 'break', reason: 'missed' });
+
+    // No route for the number (no endpoint behind it): Asterisk answers 500 "Allocation failed".
+    center.emulator.setEndpoint('PJSIP/taker2', { answer: 'after', delayMs: 10 });
+    await center.makeAvailable('taker2');
+    const reply = await claim(center, pending.id, 'taker2');
+    expect(reply.statusCode, reply.body).toBe(202);
+    expect(await callbackOf(center, record.id, 'failed')).toMatchObject({
+      attempts: 1,
+      lastOutcome: 'invalid',
+    });
+    await eventually(
+      async () => (await center!.service.queue.getTaker('taker2'))?.state === 'available',
+      'taker2 freed',
+    );
+    await eventually(
+      async () => (await eventTypes(center!, record.id)).includes('callback-ended'),
+      'the end',
+    );
+    const trace = (await eventTypes(center, record.id)).filter((t) => t.startsWith('callback-'));
+    expect(trace).toEqual([
+      'callback-created',
+      'callback-claimed',
+      'callback-released',
+      'callback-claimed',
+      'callback-dialing',
+      'callback-outcome',
+      'callback-failed',
+      'callback-ended',
+    ]);
+  });
+
+  it('a restarted service gives back a callback its predecessor was dialling', async () => {
+    center = await startCallCenter({ takers: 1 });
+    const record = await abandonAfterIvr(center, '081255554444');
+    const pending = await callbackOf(center, record.id, 'pending');
+    center.emulator.setEndpoint('PJSIP/taker1', { answer: 'after', delayMs: 10 });
+    center.emulator.setEndpoint('PJSIP/081255554444@telkomsel', { answer: 'never' });
+    await center.makeAvailable('taker1');
+    expect((await claim(center, pending.id, 'taker1')).statusCode).toBe(202);
+    await callbackOf(center, record.id, 'dialing');
+
+    // The process goes away mid-callback; its successor finds the callback without a dialer.
+    await center.service.close();
+    const successor = await center.startAnotherService();
+    const again = await callbackOf(center, record.id, 'pending');
+    expect(again).toMatchObject({ attempts: 0, claimedBy: null });
+    await eventually(
+      async () => (await eventTypes(center!, record.id)).includes('callback-interrupted'),
+      'callback-interrupted recorded',
+    );
+    await eventually(
+      async () => (await successor.queue.getTaker('taker1'))?.state === 'available',
+      'taker1 free again',
+    );
+    expect(
+      center.emulator.snapshot().channels.filter((ch) => ch.id.startsWith(`siaga112-callback-${pending.id}`)),
+    ).toEqual([]);
+  });
+
   it('answers 404 for an unknown callback or taker and 400 for a malformed claim, naming the field', async () => {
     center = await startCallCenter({ takers: 1 });
     const unknown = await claim(center, '00000000-0000-4000-8000-000000000000', 'taker1');
