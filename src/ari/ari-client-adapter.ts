@@ -12,6 +12,7 @@ import {
   type AriPort,
   type ConnectionState,
   type OriginateRequest,
+  type SnoopRequest,
 } from './ari-port.ts';
 
 // swagger-client 2.0 (inside ari-client) assigns a global `log` that prints a notice about
@@ -290,6 +291,17 @@ export class AriClientAdapter implements AriPort {
       ...(request.callerId ? { callerId: request.callerId } : {}),
       // ari-client sends body parameters as JSON; Asterisk expects them wrapped in `variables`.
       ...(request.variables ? { body: JSON.stringify({ variables: request.variables }) } : {}),
+    });
+  }
+
+  snoop(request: SnoopRequest): Promise<AriChannel> {
+    return this.#call('snoop', {
+      channelId: request.channelId,
+      snoopId: request.snoopId,
+      spy: request.spy,
+      whisper: request.whisper,
+      app: this.app,
+      appArgs: request.appArgs.join(','),
     });
   }
 

@@ -66,6 +66,12 @@ export const ARI_OPERATIONS = {
     path: '/applications/{applicationName}/subscription',
   },
   listEndpoints: { resource: 'endpoints', nickname: 'list', method: 'GET', path: '/endpoints' },
+  snoop: {
+    resource: 'channels',
+    nickname: 'snoopChannelWithId',
+    method: 'POST',
+    path: '/channels/{channelId}/snoop/{snoopId}',
+  },
 } as const;
 
 export type AriOperationName = keyof typeof ARI_OPERATIONS;
@@ -89,4 +95,5 @@ export const ARI_OPERATION_PARAMETERS: Record<AriOperationName, readonly string[
   getApplication: ['applicationName'],
   subscribe: ['applicationName', 'eventSource'],
   listEndpoints: [],
+  snoop: ['channelId', 'snoopId', 'spy', 'whisper', 'app', 'appArgs'],
 };

@@ -43,6 +43,22 @@ export interface OriginateRequest {
   variables?: Record<string, string>;
 }
 
+/** Audio directions of a snoop channel (`spy` / `whisper` of `POST /channels/{id}/snoop`). */
+export type SnoopDirection = 'none' | 'both' | 'out' | 'in';
+
+export interface SnoopRequest {
+  /** The channel to spy on / whisper to. */
+  channelId: string;
+  /** The id the snoop channel gets. */
+  snoopId: string;
+  /** Which audio of the channel the snoop channel hears: `in` = from it, `out` = to it. */
+  spy: SnoopDirection;
+  /** Which way the snoop channel's audio is injected; at least one of spy/whisper is not `none`. */
+  whisper: SnoopDirection;
+  /** Stasis arguments the snoop channel arrives with (`StasisStart.args`). */
+  appArgs: string[];
+}
+
 export type ConnectionState = 'connected' | 'disconnected';
 
 export type AriListener = (event: AriEvent) => void;
@@ -70,6 +86,8 @@ export interface AriPort {
   stopMoh(channelId: string): Promise<void>;
   setVariable(channelId: string, variable: string, value: string): Promise<void>;
   originate(request: OriginateRequest): Promise<AriChannel>;
+  /** Creates a snoop channel on a channel; it enters our application at once (StasisStart, Up). */
+  snoop(request: SnoopRequest): Promise<AriChannel>;
   createBridge(bridgeId: string, name: string): Promise<AriBridge>;
   addChannels(bridgeId: string, channelIds: string[]): Promise<void>;
   removeChannels(bridgeId: string, channelIds: string[]): Promise<void>;

@@ -30,11 +30,14 @@ import { TypedEmitter } from './typed-emitter.ts';
 export type {
   ChannelCreatedObservation,
   ChannelDestroyedObservation,
+  ChannelKind,
   EmulatorObservations,
   EventObservation,
   FallbackCall,
   ManagerEvent,
   RequestObservation,
+  SnoopDirection,
+  SnoopInfo,
   SpecViolation,
   TakerBehaviour,
 } from './emulator-core.ts';

@@ -41,10 +41,13 @@ export interface EndRequest {
   request: 'remote' | 'soft' | 'none';
 }
 
+/** app_snoop.c's SNOOP_INTERVAL: the snoop channel reads a frame every 20 ms. */
+const SNOOP_INTERVAL_MS = 20;
+
 /**
  * Ends a channel: hangup request, its playbacks, MOH and bridge membership, StasisEnd, and
- * ChannelDestroyed only for originated channels (a trunk channel returns to the dialplan after
- * Stasis, so the app never hears of its destruction).
+ * ChannelDestroyed only for originated and snoop channels (a trunk channel returns to the dialplan
+ * after Stasis, so the app never hears of its destruction). Snoop channels on it end a frame later.
  */
 export function endChannel(core: EmulatorCore, channel: ChannelRecord, end: EndRequest): void {
   if (channel.gone) return;
@@ -61,7 +64,7 @@ export function endChannel(core: EmulatorCore, channel: ChannelRecord, end: EndR
     core.emitChannelEvent(channel, { type: 'StasisEnd' }, true);
     channel.inStasis = false;
   }
-  if (channel.kind === 'originated') {
+  if (channel.kind === 'originated' || channel.kind === 'snoop') {
     if (channel.dialing) {
       channel.dialing = false;
       core.emitEvent(core.channelAudience(channel), {
@@ -94,6 +97,21 @@ export function endChannel(core: EmulatorCore, channel: ChannelRecord, end: EndR
     at: performance.now(),
   });
   core.publishEndpointSnapshot(channel.endpointId);
+  endSnoopsOn(core, channel);
   const ended: ChannelEnd = { by: end.by, cause: end.cause };
   channel.onEnded?.(ended);
+}
+
+/**
+ * The spied channel is gone: its audiohooks stop, so the snoop channel's next read (app_snoop.c
+ * `snoop_read`, every SNOOP_INTERVAL) returns NULL and Asterisk hangs it up. No hangup request is
+ * published and nothing sets a hangup cause on it: StasisEnd, then ChannelDestroyed with cause 0.
+ */
+function endSnoopsOn(core: EmulatorCore, spied: ChannelRecord): void {
+  for (const snoop of core.channels.values()) {
+    if (snoop.snoop?.spiedChannelId !== spied.id) continue;
+    core.timers.set(snoop.id, core.scaled(SNOOP_INTERVAL_MS), () =>
+      endChannel(core, snoop, { by: 'asterisk', cause: 0, request: 'none' }),
+    );
+  }
 }

@@ -4,8 +4,8 @@
  * `channel_state_invalid` (412 for Down, Rsrvd and Ringing channels).
  */
 import { HANGUP_REASONS } from './asterisk-format.ts';
-import { answerChannel, endChannel } from './channel-lifecycle.ts';
-import type { ChannelRecord, EmulatorCore } from './emulator-core.ts';
+import { answerChannel, endChannel, enterStasis } from './channel-lifecycle.ts';
+import type { ChannelRecord, EmulatorCore, SnoopDirection } from './emulator-core.ts';
 import { canCreateOutboundChannel } from './endpoints.ts';
 import { beginPlayback, queuePlayback } from './playbacks.ts';
 import {
@@ -266,6 +266,65 @@ function setChannelVar(ctx: RequestContext): HandlerResult {
   };
 }
 
+const SNOOP_DIRECTIONS: readonly SnoopDirection[] = ['none', 'both', 'out', 'in'];
+
+function snoopDirection(raw: string | undefined): SnoopDirection | undefined {
+  if (raw === undefined || raw === '') return 'none';
+  return SNOOP_DIRECTIONS.find((d) => d === raw);
+}
+
+/**
+ * `ast_ari_channels_snoop_channel(_with_id)` in Asterisk's order of checks, then
+ * `stasis_app_control_snoop`: a `Snoop/<uniqueid>-<n>` channel, Up, on no endpoint, which runs
+ * `Stasis(app,appArgs)` at once. The spied channel need not be in Stasis.
+ */
+function snoop(ctx: RequestContext): HandlerResult {
+  const { core } = ctx;
+  const spy = snoopDirection(ctx.string('spy'));
+  if (!spy) return errorResult(400, 'Invalid direction specified for spy');
+  const whisper = snoopDirection(ctx.string('whisper'));
+  if (!whisper) return errorResult(400, 'Invalid direction specified for whisper');
+  if (spy === 'none' && whisper === 'none') {
+    return errorResult(400, 'Direction must be specified for at least spy or whisper');
+  }
+  const app = ctx.string('app');
+  if (!app) return errorResult(400, 'Application name is required');
+  const spied = core.channels.get(ctx.string('channelId') ?? '');
+  if (!spied || spied.gone) return errorResult(404, 'Provided channel was not found');
+  const snoopId = ctx.string('snoopId') || undefined;
+  // ast_channel_alloc refuses a too long or already used uniqueid; the snoop then fails.
+  if (snoopId !== undefined && (snoopId.length > MAX_UNIQUEID || core.channels.has(snoopId))) {
+    return errorResult(500, 'Snoop channel could not be created');
+  }
+  const appArgs = ctx.string('appArgs');
+  const channel = core.newChannel({
+    ...(snoopId !== undefined ? { id: snoopId } : {}),
+    endpoint: '',
+    name: core.nextSnoopName(spied.id),
+    protocolId: '',
+    kind: 'snoop',
+    state: 'Up',
+    caller: { name: '', number: '' },
+    connected: { name: '', number: '' },
+    dialplan: { context: 'default', exten: 's', priority: 1, app_name: '', app_data: '' },
+    snoop: { spiedChannelId: spied.id, spy, whisper },
+  });
+  // The snoop thread runs Stasis(app,appArgs): the arguments are split on commas.
+  const args = appArgs ? appArgs.split(',') : [];
+  return {
+    status: 200,
+    body: core.channelJson(channel),
+    after: () => {
+      if (channel.gone) return;
+      // Stasis() fails for an app no WebSocket holds; the snoop thread then hangs the channel up.
+      if (core.isAppRegistered(app)) enterStasis(core, channel, app, args);
+      else endChannel(core, channel, { by: 'asterisk', cause: 0, request: 'none' });
+    },
+  };
+}
+
+const SNOOP_READS = ['channelId', 'snoopId', 'spy', 'whisper', 'app', 'appArgs'] as const;
+
 export const channelHandlers: OperationHandler[] = [
   {
     resource: 'channels',
@@ -333,6 +392,8 @@ export const channelHandlers: OperationHandler[] = [
     },
   },
   { resource: 'channels', nickname: 'play', reads: PLAY_READS, handle: play },
+  { resource: 'channels', nickname: 'snoopChannel', reads: SNOOP_READS, handle: snoop },
+  { resource: 'channels', nickname: 'snoopChannelWithId', reads: SNOOP_READS, handle: snoop },
   { resource: 'channels', nickname: 'playWithId', reads: PLAY_READS, handle: play },
   {
     resource: 'channels',

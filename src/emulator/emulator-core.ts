@@ -30,6 +30,20 @@ export interface ChannelEnd {
   cause: number;
 }
 
+/** How a channel came to be: a trunk call, an originate from the app, or a snoop on a channel. */
+export type ChannelKind = 'inbound' | 'originated' | 'snoop';
+
+/** `POST /channels/{id}/snoop` directions (STASIS_SNOOP_DIRECTION_*). */
+export type SnoopDirection = 'none' | 'both' | 'out' | 'in';
+
+/** What a snoop channel was asked for, kept so tests can check it. */
+export interface SnoopInfo {
+  /** The channel spied on / whispered to. */
+  spiedChannelId: string;
+  spy: SnoopDirection;
+  whisper: SnoopDirection;
+}
+
 export interface ChannelRecord {
   id: string;
   name: string;
@@ -42,7 +56,9 @@ export interface ChannelRecord {
   dialplan: AriDialplanCep;
   creationtime: string;
   language: string;
-  kind: 'inbound' | 'originated';
+  kind: ChannelKind;
+  /** Set on snoop channels: the spied channel and the directions requested. */
+  snoop: SnoopInfo | undefined;
   /** The app that hears about this channel (originated: from creation; inbound: while in Stasis). */
   app: string | undefined;
   inStasis: boolean;
@@ -162,13 +178,15 @@ export interface EventObservation {
 
 export interface ChannelCreatedObservation {
   channel: AriChannel;
-  kind: 'inbound' | 'originated';
+  kind: ChannelKind;
+  /** For snoop channels: what was spied on and in which directions. */
+  snoop?: SnoopInfo;
   at: number;
 }
 
 export interface ChannelDestroyedObservation {
   channelId: string;
-  kind: 'inbound' | 'originated';
+  kind: ChannelKind;
   cause: number;
   at: number;
 }
@@ -241,6 +259,8 @@ export class EmulatorCore {
   readonly startedAt = new Date();
   #channelSeq = 0;
   #uniqueSeq = 0;
+  /** app_snoop.c's own `chan_idx`, counting from 0. */
+  #snoopSeq = 0;
 
   constructor(options: CoreOptions) {
     this.spec = options.spec;
@@ -270,21 +290,34 @@ export class EmulatorCore {
     return `${endpoint}-${this.#channelSeq.toString(16).padStart(8, '0')}`;
   }
 
+  /** Snoop channel name as app_snoop.c builds it: `Snoop/<spied uniqueid>-<chan_idx as %08x>`. */
+  nextSnoopName(spiedUniqueId: string): string {
+    const index = this.#snoopSeq;
+    this.#snoopSeq += 1;
+    return `Snoop/${spiedUniqueId}-${index.toString(16).padStart(8, '0')}`;
+  }
+
   newChannel(fields: {
     id?: string;
+    /** `PJSIP/telkomsel`; '' for a channel on no endpoint (a snoop channel). */
     endpoint: string;
-    kind: 'inbound' | 'originated';
+    kind: ChannelKind;
     state: ChannelStateName;
     caller: AriCallerId;
     connected: AriCallerId;
     dialplan: AriDialplanCep;
     app?: string;
+    /** Overrides the chan_pjsip name (snoop channels). */
+    name?: string;
+    /** Overrides the SIP Call-ID (channels with no SIP dialog have ''). */
+    protocolId?: string;
+    snoop?: SnoopInfo;
   }): ChannelRecord {
     const channel: ChannelRecord = {
       id: fields.id ?? this.nextUniqueId(),
-      name: this.nextChannelName(fields.endpoint),
+      name: fields.name ?? this.nextChannelName(fields.endpoint),
       endpointId: fields.endpoint,
-      protocolId: `${randomUUID()}`,
+      protocolId: fields.protocolId ?? `${randomUUID()}`,
       state: fields.state,
       caller: fields.caller,
       connected: fields.connected,
@@ -292,6 +325,7 @@ export class EmulatorCore {
       creationtime: asteriskTimestamp(),
       language: 'en',
       kind: fields.kind,
+      snoop: fields.snoop,
       app: fields.app,
       inStasis: false,
       stasisArgs: [],
@@ -316,6 +350,7 @@ export class EmulatorCore {
     this.observations.emit('channel-created', {
       channel: this.channelJson(channel),
       kind: channel.kind,
+      ...(channel.snoop ? { snoop: { ...channel.snoop } } : {}),
       at: performance.now(),
     });
     // Apps subscribed to the endpoint hear the channel from its creation (an originating app
@@ -417,6 +452,7 @@ export class EmulatorCore {
 
   /** Apps subscribed to `endpointId` (`PJSIP/taker1`) or to its whole technology (`PJSIP`). */
   endpointSubscribers(endpointId: string): string[] {
+    if (endpointId === '') return [];
     const technology = endpointId.slice(0, endpointId.indexOf('/'));
     const apps: string[] = [];
     for (const [app, ids] of this.endpointSubscriptions) {
