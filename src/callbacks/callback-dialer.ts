@@ -121,7 +121,15 @@ export class CallbackDialer implements ChannelHandler {
   async #claimReserved(callback: Callback, takerId: string, endpoint: string): Promise<ClaimResult> {
     const { callbacks, queue, clock } = this.#deps;
     const callbackId = callback.id;
-    const claimed = await callbacks.claim(callbackId, takerId, new Date(clock.now()));
+    let claimed: Callback | undefined;
+    try {
+      claimed = await callbacks.claim(callbackId, takerId, new Date(clock.now()));
+    } catch (error) {
+      // Postgres away: the taker must not stay held for a claim that never happened.
+      await queue.release(takerId, callback.callId, 0, { assign: false });
+      this.#deps.requestDispatch();
+      throw error;
+    }
     if (!claimed) {
       // Someone else was first: the taker goes back to where they were, free.
       await queue.release(takerId, callback.callId, 0, { assign: false });
@@ -249,16 +257,27 @@ export class CallbackDialer implements ChannelHandler {
           state.phase === 'ringing-taker' ? this.#takerGone(state, cause) : undefined,
         );
       });
-    this.#guard(state, 'ringing-taker', settings.takerRingSeconds, state.takerChannel);
+    this.#guard(state, 'ringing-taker', settings.takerRingSeconds, state.takerChannel, () =>
+      this.#takerGone(state, 19),
+    );
   }
 
   /** Asterisk decides ring-no-answer; this only ends the wait if its verdict never arrives. */
-  #guard(state: Attempt, phase: Phase, ringSeconds: number, channelId: string): void {
+  #guard(
+    state: Attempt,
+    phase: Phase,
+    ringSeconds: number,
+    channelId: string,
+    giveUp: () => Promise<void>,
+  ): void {
     clearTimeout(state.guard);
     const ms = (ringSeconds * 1000) / this.#deps.clock.rate + RING_GUARD_MS;
     state.guard = setTimeout(() => {
       if (state.phase !== phase) return;
+      this.#deps.logger.warn({ callbackId: state.callback.id, phase }, 'callback: no verdict from Asterisk');
       void this.#hangup(channelId);
+      // Ends the wait even when no ChannelDestroyed ever comes (or a step before dialling failed).
+      this.#enqueue(state.callback.id, () => (state.phase === phase ? giveUp() : undefined));
     }, ms);
     state.guard.unref();
   }
@@ -266,8 +285,10 @@ export class CallbackDialer implements ChannelHandler {
   async #takerAnswered(state: Attempt): Promise<void> {
     const { ari, queue, callbacks, settings } = this.#deps;
     const { callback, attempt } = state;
-    clearTimeout(state.guard);
     state.phase = 'dialing-caller';
+    this.#guard(state, 'dialing-caller', settings.callerRingSeconds, state.callerChannel, () =>
+      this.#notReached(state, 'no-answer', { reason: 'no-verdict-from-asterisk' }),
+    );
     await queue.connect(state.takerId, callback.callId);
     await callbacks.markDialing(callback.id, attempt);
     const dial = callback.trunk ? callerDialString(callback.callerNumber, callback.trunk) : null;
@@ -298,7 +319,6 @@ export class CallbackDialer implements ChannelHandler {
           state.phase === 'dialing-caller' ? this.#notReached(state, outcome, { error: code }) : undefined,
         );
       });
-    this.#guard(state, 'dialing-caller', settings.callerRingSeconds, state.callerChannel);
   }
 
   async #callerAnswered(state: Attempt): Promise<void> {
