@@ -5,6 +5,7 @@ import * as screening from './2026-11-23-0003-screening.ts';
 import * as callerLists from './2026-11-23-0004-caller-lists.ts';
 import * as screeningRules from './2026-11-23-0005-screening-rules.ts';
 import * as callbacks from './2026-11-23-0006-callbacks.ts';
+import * as verdictNotes from './2026-11-23-0007-verdict-notes.ts';
 
 /**
  * Every migration, imported statically so the set is the same from the TypeScript sources and
@@ -18,4 +19,5 @@ export const migrations: Readonly<Record<string, Migration>> = {
   '2026-11-23-0004-caller-lists': callerLists,
   '2026-11-23-0005-screening-rules': screeningRules,
   '2026-11-23-0006-callbacks': callbacks,
+  '2026-11-23-0007-verdict-notes': verdictNotes,
 };

@@ -4,6 +4,7 @@ import { sql } from 'kysely';
 import { AmiPresence } from './ami/ami-presence.ts';
 import { buildApp } from './api/build-app.ts';
 import { AriClientAdapter } from './ari/ari-client-adapter.ts';
+import { createCallTimeline } from './callbacks/call-timeline.ts';
 import { startCallbackService } from './callbacks/callback-service.ts';
 import { type Clock, realClock } from './clock.ts';
 import type { Config } from './config.ts';
@@ -24,8 +25,10 @@ import { createRuleSetRepository } from './records/rule-set-repository.ts';
 import { startTakerEventDrain } from './records/taker-event-drain.ts';
 import { createTakerEventRepository } from './records/taker-event-repository.ts';
 import { createTakerRepository } from './records/taker-repository.ts';
+import { startVerdictDeadline } from './records/verdict-deadline.ts';
 import { backtest } from './routing/backtest.ts';
 import { CallCenter, type CallCenterOptions } from './routing/call-center.ts';
+import { CallMonitor } from './routing/call-monitor.ts';
 import { RuleBook } from './routing/rule-book.ts';
 import { rebuildAllCallerHistory, Screener } from './routing/screener.ts';
 import { SoftphonePresence } from './routing/softphone-presence.ts';
@@ -84,6 +87,12 @@ export async function startService(
     logger,
   });
 
+  const verdictDeadline = startVerdictDeadline({
+    calls,
+    wrapUpSeconds: config.calls.wrapUpSeconds,
+    clock,
+    logger: logger.child({ component: 'verdicts' }),
+  });
   const takerEventDrain = startTakerEventDrain({
     redisUrl: config.redis.url,
     prefix: config.redis.keyPrefix,
@@ -239,12 +248,32 @@ export async function startService(
   center.start();
   center.addChannelHandler(callbacks.dialer);
   await callbacks.start();
+  // Supervisors listen in or whisper; who monitored what goes on the call's timeline.
+  const timeline = createCallTimeline({ queue, writer: recorder, now: clock.now });
+  const monitor = new CallMonitor({
+    ari,
+    findCall: (callId) => {
+      const snapshot = center.activeCalls.find((session) => session.callId === callId)?.snapshot;
+      if (!snapshot) return undefined;
+      const connected = snapshot.state === 'connected' && !snapshot.takerLeft;
+      return {
+        callerChannelId: snapshot.callerChannelId,
+        takerChannelId: connected ? (snapshot.takerChannelId ?? '') : '',
+      };
+    },
+    timeline: (callId, type, detail) => timeline.append(callId, [{ type, detail }], 'connected'),
+    ringSeconds: config.calls.ringTimeoutSeconds,
+    logger: logger.child({ component: 'monitor' }),
+  });
+  center.addChannelHandler(monitor);
   const commands = new CallCommandBus(redis, {
     prefix: config.redis.keyPrefix,
     instanceId: config.instanceId,
   });
   await commands
-    .start((callId, takerId, command) => center.command(callId, takerId, command))
+    .start((callId, actor, command) =>
+      command.kind === 'monitor' ? monitor.start(callId, command) : center.command(callId, actor, command),
+    )
     .catch((error: unknown) => logger.error({ err: error }, 'desk commands unavailable'));
   // A taker freed through any instance's API: the leader (whichever instance it is) dispatches now
   // instead of at its next tick. A subscribed connection can do nothing else: it gets its own.
@@ -314,8 +343,8 @@ export async function startService(
       listPresence: () => queue.listTakers(),
     },
     calls: {
-      setVerdict: (callId, verdict, takerId) =>
-        calls.setVerdict(callId, verdict, takerId, new Date(clock.now())),
+      setVerdict: (callId, verdict, takerId, filed) =>
+        calls.setVerdict(callId, verdict, takerId, new Date(clock.now()), filed),
       recordVerdict: (number, callId, verdict) =>
         callerHistory.recordVerdict(number, callId, verdict, clock.now()),
     },
@@ -405,6 +434,7 @@ export async function startService(
         await lease.stop();
         await leadership;
         await ari.close();
+        verdictDeadline.stop();
         await recorder.close();
         await recordWorker.close();
         await takerEventDrain.close();

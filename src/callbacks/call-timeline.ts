@@ -12,7 +12,7 @@ export interface CallTimeline {
    * Appends events to an ended call's `call_events`, numbered from the counter every instance
    * shares, without touching its record. Resolves once durably queued.
    */
-  append(callId: string, events: readonly TimelineEvent[]): Promise<void>;
+  append(callId: string, events: readonly TimelineEvent[], state?: string): Promise<void>;
 }
 
 export function createCallTimeline(deps: {
@@ -21,7 +21,7 @@ export function createCallTimeline(deps: {
   now: () => number;
 }): CallTimeline {
   return {
-    async append(callId, events) {
+    async append(callId, events, state = 'ended') {
       if (events.length === 0) return;
       const at = new Date(deps.now());
       const { version, firstSeq } = await deps.queue.reserveRecordSlots(callId, events.length);
@@ -33,8 +33,8 @@ export function createCallTimeline(deps: {
           seq: firstSeq + i,
           at,
           type: event.type,
-          // The call itself stays ended; the callback's own status is in the detail and its row.
-          state: 'ended',
+          // The call's state when it happened (a callback's: ended; its own status is in the detail).
+          state,
           detail: event.detail,
         })),
       });

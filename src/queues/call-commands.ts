@@ -1,6 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
-import type { CallCommand, CommandRefusal } from '../routing/call-session.ts';
+import type { MonitorCommand } from '../routing/call-monitor.ts';
+import type { CommandRefusal, CallCommand as SessionCommand } from '../routing/call-session.ts';
+
+/** A taker's command on their call, or a supervisor's monitoring of one. */
+export type CallCommand = SessionCommand | MonitorCommand;
 
 /** What became of a desk's command: done, refused (why), no such live call, or nobody answered. */
 export type CommandResult = 'ok' | CommandRefusal | 'unknown-call' | 'unavailable';

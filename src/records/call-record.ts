@@ -18,6 +18,18 @@ export type Disposition =
 export type Verdict = 'genuine' | 'prank' | 'silent' | 'misdial' | 'info';
 export const VERDICTS: readonly Verdict[] = ['genuine', 'prank', 'silent', 'misdial', 'info'];
 
+/** What the emergency was about, as the call taker files it with the verdict. */
+export type IncidentCategory = 'medical' | 'fire' | 'police' | 'disaster' | 'traffic' | 'rescue' | 'other';
+export const INCIDENT_CATEGORIES: readonly IncidentCategory[] = [
+  'medical',
+  'fire',
+  'police',
+  'disaster',
+  'traffic',
+  'rescue',
+  'other',
+];
+
 /**
  * What screening decided for a call: `connect` (normal), `connect-low` (lower priority),
  * `challenge` (a key press proves a person is there first), `warn-and-release` (a recorded

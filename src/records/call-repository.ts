@@ -6,6 +6,7 @@ import type {
   CallRecord,
   CallRecordUpdate,
   Disposition,
+  IncidentCategory,
   Verdict,
 } from './call-record.ts';
 import type { CallEventsTable, CallsTable, Database } from './database.ts';
@@ -38,7 +39,13 @@ export interface CallRepository {
     verdict: Verdict,
     by: string,
     at: Date,
+    filed?: { note?: string | undefined; incidentCategory?: IncidentCategory | undefined },
   ): Promise<{ answered: boolean; callerNumber: string | null } | undefined>;
+  /**
+   * Answered calls that ended before `endedBefore` (their wrap-up is over) and still have no
+   * verdict get `unknown`, flagged as filled automatically; returns how many.
+   */
+  fillMissingVerdicts(endedBefore: Date, at: Date): Promise<number>;
   /** Every trusted number's calls since `since`, for rebuilding all screening history at once. */
   listCallsSince(since: Date): Promise<
     Array<{
@@ -82,6 +89,10 @@ export interface CallRepository {
     }>
   >;
 }
+
+/** An auto-filled `unknown` says nothing about the caller: screening never sees it. */
+const judged = (verdict: Verdict | 'unknown' | null): Verdict | null =>
+  verdict === 'unknown' ? null : verdict;
 
 // Postgres allows 65,535 bind parameters per statement; these keep a multi-row insert well under.
 const CALL_ROWS_PER_STATEMENT = 1_000;
@@ -292,7 +303,7 @@ export function createCallRepository(db: Kysely<Database>): CallRepository {
       return rows.map(fromEventRow);
     },
 
-    async setVerdict(callId, verdict, by, at) {
+    async setVerdict(callId, verdict, by, at, filed = {}) {
       const call = await db
         .selectFrom('calls')
         .select(['connected_at', 'caller_number'])
@@ -302,10 +313,29 @@ export function createCallRepository(db: Kysely<Database>): CallRepository {
       if (call.connected_at === null) return { answered: false, callerNumber: call.caller_number };
       await db
         .updateTable('calls')
-        .set({ verdict, verdict_by: storableText(by), verdict_at: at })
+        .set({
+          verdict,
+          verdict_by: storableText(by),
+          verdict_at: at,
+          verdict_auto: false,
+          verdict_note: filed.note === undefined ? null : storableText(filed.note),
+          incident_category: filed.incidentCategory ?? null,
+        })
         .where('id', '=', callId)
         .execute();
       return { answered: true, callerNumber: call.caller_number };
+    },
+
+    async fillMissingVerdicts(endedBefore, at) {
+      const result = await db
+        .updateTable('calls')
+        .set({ verdict: 'unknown', verdict_auto: true, verdict_by: 'siaga112', verdict_at: at })
+        .where('verdict', 'is', null)
+        .where('connected_at', 'is not', null)
+        .where('taker_id', 'is not', null)
+        .where('ended_at', '<', endedBefore)
+        .executeTakeFirst();
+      return Number(result.numUpdatedRows);
     },
 
     async listCallerCalls(callerNumber, since) {
@@ -319,7 +349,7 @@ export function createCallRepository(db: Kysely<Database>): CallRepository {
       return rows.map((r) => ({
         id: r.id,
         arrivedAt: r.arrived_at,
-        verdict: r.verdict,
+        verdict: judged(r.verdict),
         verdictAt: r.verdict_at,
         disposition: r.disposition,
         endedAt: r.ended_at,
@@ -338,7 +368,7 @@ export function createCallRepository(db: Kysely<Database>): CallRepository {
         id: r.id,
         callerNumber: r.caller_number!,
         arrivedAt: r.arrived_at,
-        verdict: r.verdict,
+        verdict: judged(r.verdict),
         verdictAt: r.verdict_at,
         disposition: r.disposition,
         endedAt: r.ended_at,
@@ -367,7 +397,7 @@ export function createCallRepository(db: Kysely<Database>): CallRepository {
         callerNumber: r.caller_number,
         callerIdKind: r.caller_id_kind,
         arrivedAt: r.arrived_at,
-        verdict: r.verdict,
+        verdict: judged(r.verdict),
         verdictAt: r.verdict_at,
         disposition: r.disposition,
         endedAt: r.ended_at,

@@ -1,6 +1,12 @@
 import { type ColumnType, type Generated, Kysely, PostgresDialect } from 'kysely';
 import pg from 'pg';
-import type { CallerIdKind, Disposition, ScreeningDecision, Verdict } from './call-record.ts';
+import type {
+  CallerIdKind,
+  Disposition,
+  IncidentCategory,
+  ScreeningDecision,
+  Verdict,
+} from './call-record.ts';
 
 /** A timestamp column: read as a Date, written as a Date. */
 type Timestamp = ColumnType<Date, Date, Date>;
@@ -33,9 +39,13 @@ export interface CallsTable {
   screening_score: number | null;
   /** Written as JSON text (see the repository), read back as the parsed array. */
   screening_reasons: ColumnType<string[] | null, string | null, string | null>;
-  verdict: Verdict | null;
+  /** `unknown`: wrap-up ended without a verdict (then `verdict_auto`). */
+  verdict: Verdict | 'unknown' | null;
   verdict_by: string | null;
   verdict_at: Timestamp | null;
+  verdict_note: string | null;
+  incident_category: IncidentCategory | null;
+  verdict_auto: ColumnType<boolean, boolean | undefined, boolean>;
   created_at: CreatedTimestamp;
   updated_at: UpdatedTimestamp;
 }

@@ -93,7 +93,11 @@ describe("the call taker's desk", () => {
     await first.ended;
     await eventually(() => desk.some((e) => e.type === 'ended'), 'the first call ended on the desk');
     const firstId = desk[0]!.callId;
-    await eventually(async () => (await center!.calls.getCall(firstId))?.disposition, 'the first record');
+    // `eventually` takes null for an answer: ask for a boolean.
+    await eventually(
+      async () => Boolean((await center!.calls.getCall(firstId))?.disposition),
+      'the first record',
+    );
 
     const second = center.emulator.placeCall({ from: '+6281233334444', trunk: 'indosat' });
     await second.ended;
@@ -268,5 +272,115 @@ describe("the call taker's desk", () => {
     expect(record.endedBy).toBe('system');
     const types = await eventTypes(center, callId);
     expect(types).toEqual(expect.arrayContaining(['agency-joined', 'handed-over', 'agency-left', 'ended']));
+  });
+
+  it('files the verdict with a note and an incident category; wrap-up ending without one files unknown, flagged', async () => {
+    center = await startCallCenter({ takers: 1, env: { WRAP_UP_SECONDS: '1' } });
+    center.emulator.setEndpoint('PJSIP/taker1', { answer: 'after', delayMs: 10, hangupAfterMs: 50 });
+    await center.makeAvailable('taker1');
+    const verdictOf = (channelId: string) =>
+      center!.database.db
+        .selectFrom('calls')
+        .select(['id', 'disposition', 'verdict', 'verdict_note', 'incident_category', 'verdict_auto'])
+        .where('caller_channel_id', '=', channelId)
+        .executeTakeFirst();
+
+    const judged = center.emulator.placeCall({ from: '081255556666' });
+    await judged.ended;
+    const judgedRow = await eventually(async () => {
+      const row = await verdictOf(judged.channelId);
+      return row?.disposition ? row : undefined;
+    }, 'the first record');
+    const reply = await center.service.app.inject({
+      method: 'PUT',
+      url: `/calls/${judgedRow.id}/verdict`,
+      payload: {
+        verdict: 'genuine',
+        takerId: 'taker1',
+        note: 'kebakaran rumah, Jl. Sudirman 12',
+        incidentCategory: 'fire',
+      },
+    });
+    expect(reply.statusCode, reply.body).toBe(200);
+    const badCategory = await center.service.app.inject({
+      method: 'PUT',
+      url: `/calls/${judgedRow.id}/verdict`,
+      payload: { verdict: 'genuine', takerId: 'taker1', incidentCategory: 'aliens' },
+    });
+    expect(badCategory.statusCode).toBe(400);
+    expect(badCategory.json().detail).toMatch(/^body\.incidentCategory: /);
+
+    // Wait for the taker's wrap-up (1 s) to pass, before the next call is placed.
+    await eventually(
+      async () => (await center!.service.queue.getTaker('taker1'))?.state === 'available',
+      'wrap-up over',
+    );
+    const unjudged = center.emulator.placeCall({ from: '081277778888' });
+    await unjudged.ended;
+    const filed = await eventually(async () => {
+      const row = await verdictOf(unjudged.channelId);
+      return row?.verdict ? row : undefined;
+    }, 'the missing verdict filed once wrap-up ended');
+    expect(filed).toMatchObject({ verdict: 'unknown', verdict_auto: true });
+    expect(await verdictOf(judged.channelId)).toMatchObject({
+      verdict: 'genuine',
+      verdict_note: 'kebakaran rumah, Jl. Sudirman 12',
+      incident_category: 'fire',
+      verdict_auto: false,
+    });
+  });
+
+  it('lets a supervisor listen in and whisper to the taker, each on the timeline with who and how', async () => {
+    center = await startCallCenter({ takers: 1 });
+    center.emulator.setEndpoint('PJSIP/taker1', { answer: 'after', delayMs: 10 });
+    center.emulator.setEndpoint('PJSIP/supervisor1', { answer: 'after', delayMs: 10 });
+    await center.makeAvailable('taker1');
+    const snoops: Array<{ spied: string; spy: string; whisper: string }> = [];
+    center.emulator.on('channel-created', ({ kind, snoop }) => {
+      if (kind === 'snoop' && snoop)
+        snoops.push({ spied: snoop.spiedChannelId, spy: snoop.spy, whisper: snoop.whisper });
+    });
+    const { call, callId } = await connectedCall(center);
+    const takerLeg = bridgeOf(center, callId).find((id) => id !== call.channelId)!;
+    const monitorBridges = () =>
+      center!.emulator
+        .snapshot()
+        .bridges.filter((b) => b.id.startsWith('siaga112-monitor-') && b.channels.length === 2);
+
+    const listen = { supervisorId: 'sup1', endpoint: 'PJSIP/supervisor1', mode: 'listen' };
+    expect((await post(center, `/calls/${callId}/monitor`, listen)).statusCode).toBe(202);
+    await eventually(() => monitorBridges().length === 1, 'the supervisor listening');
+    const whisper = { supervisorId: 'sup1', endpoint: 'PJSIP/supervisor1', mode: 'whisper' };
+    expect((await post(center, `/calls/${callId}/monitor`, whisper)).statusCode).toBe(202);
+    await eventually(() => monitorBridges().length === 2, 'the supervisor whispering');
+    // Listening spies on the caller both ways; whispering speaks to the taker only.
+    expect(snoops).toEqual([
+      { spied: call.channelId, spy: 'both', whisper: 'none' },
+      { spied: takerLeg, spy: 'both', whisper: 'out' },
+    ]);
+    // The call itself is untouched: caller and taker still in their bridge.
+    expect(bridgeOf(center, callId)).toHaveLength(2);
+
+    const badEndpoint = await post(center, `/calls/${callId}/monitor`, { ...listen, endpoint: 'Local/evil' });
+    expect(badEndpoint.statusCode).toBe(400);
+    expect(badEndpoint.json().detail).toMatch(/^body\.endpoint: /);
+
+    call.hangup();
+    await eventually(() => center!.emulator.snapshot().channels.length === 0, 'every channel gone');
+    const events = await eventually(async () => {
+      const all = await center!.calls.listCallEvents(callId);
+      return all.filter((e) => e.type === 'monitor-ended').length === 2 ? all : undefined;
+    }, 'both monitorings ended on the timeline');
+    const monitoring = events.filter((e) => e.type.startsWith('monitor-'));
+    expect(monitoring.map((e) => [e.type, e.detail.mode, e.detail.supervisorId])).toEqual(
+      expect.arrayContaining([
+        ['monitor-started', 'listen', 'sup1'],
+        ['monitor-connected', 'listen', 'sup1'],
+        ['monitor-started', 'whisper', 'sup1'],
+        ['monitor-connected', 'whisper', 'sup1'],
+        ['monitor-ended', 'listen', 'sup1'],
+        ['monitor-ended', 'whisper', 'sup1'],
+      ]),
+    );
   });
 });

@@ -1,6 +1,11 @@
 import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
-import { VERDICTS, type Verdict } from '../../records/call-record.ts';
+import {
+  INCIDENT_CATEGORIES,
+  type IncidentCategory,
+  VERDICTS,
+  type Verdict,
+} from '../../records/call-record.ts';
 import { ApiProblem, ProblemSchema } from '../problem.ts';
 
 /** What the call routes need: the records and the screening history a verdict feeds. */
@@ -9,6 +14,7 @@ export interface CallRoutesDeps {
     callId: string,
     verdict: Verdict,
     takerId: string,
+    filed: { note?: string | undefined; incidentCategory?: IncidentCategory | undefined },
   ): Promise<{ answered: boolean; callerNumber: string | null } | undefined>;
   /** Feeds the caller's screening history at once (the next call of that number sees it). */
   recordVerdict(callerNumber: string, callId: string, verdict: Verdict): Promise<void>;
@@ -19,6 +25,13 @@ const VerdictBody = Type.Object(
   {
     verdict: Type.Union(VERDICTS.map((v) => Type.Literal(v))),
     takerId: Type.String({ pattern: '^[A-Za-z0-9_.-]{1,64}$', description: 'who gives the verdict' }),
+    note: Type.Optional(Type.String({ maxLength: 2000, description: "the call taker's note" })),
+    incidentCategory: Type.Optional(
+      Type.Union(
+        INCIDENT_CATEGORIES.map((c) => Type.Literal(c)),
+        { description: 'what the emergency was about' },
+      ),
+    ),
   },
   { additionalProperties: false },
 );
@@ -26,7 +39,10 @@ const VerdictReply = Type.Object({ callId: Type.String(), verdict: Type.String()
 
 export async function callRoutes(app: FastifyInstance, deps: CallRoutesDeps): Promise<void> {
   /** A call taker's verdict on an answered call: genuine, prank, silent, misdial or info. */
-  app.put<{ Params: { callId: string }; Body: { verdict: Verdict; takerId: string } }>(
+  app.put<{
+    Params: { callId: string };
+    Body: { verdict: Verdict; takerId: string; note?: string; incidentCategory?: IncidentCategory };
+  }>(
     '/calls/:callId/verdict',
     {
       schema: {
@@ -37,8 +53,8 @@ export async function callRoutes(app: FastifyInstance, deps: CallRoutesDeps): Pr
     },
     async (request) => {
       const { callId } = request.params;
-      const { verdict, takerId } = request.body;
-      const result = await deps.setVerdict(callId, verdict, takerId);
+      const { verdict, takerId, note, incidentCategory } = request.body;
+      const result = await deps.setVerdict(callId, verdict, takerId, { note, incidentCategory });
       if (!result) throw new ApiProblem(404, 'call-not-found', `no call ${callId}`);
       if (!result.answered) {
         throw new ApiProblem(409, 'call-not-answered', `call ${callId} was not answered by a call taker`);

@@ -1,9 +1,8 @@
 import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
 import type { Agency } from '../../config.ts';
-import type { CommandResult } from '../../queues/call-commands.ts';
+import type { CallCommand, CommandResult } from '../../queues/call-commands.ts';
 import type { DeskEvent } from '../../queues/desk-events.ts';
-import type { CallCommand } from '../../routing/call-session.ts';
 import { ApiProblem, ProblemSchema } from '../problem.ts';
 
 /** What a call taker's desk needs: the live event stream, the agency directory, call controls. */
@@ -74,6 +73,59 @@ export async function deskRoutes(app: FastifyInstance, deps: DeskRoutesDeps): Pr
       };
       openStreams.add(end);
       request.raw.on('close', end);
+    },
+  );
+
+  /** A supervisor listens in on a live call, or whispers to its taker, from their own phone. */
+  app.post<{
+    Params: { callId: string };
+    Body: { supervisorId: string; endpoint: string; mode: 'listen' | 'whisper' };
+  }>(
+    '/calls/:callId/monitor',
+    {
+      schema: {
+        params: CallParams,
+        body: Type.Object(
+          {
+            supervisorId: Type.String({ pattern: '^[A-Za-z0-9_.-]{1,64}$', description: 'who monitors' }),
+            endpoint: Type.String({
+              pattern: '^PJSIP/[A-Za-z0-9_.-]{1,64}$',
+              description: "the supervisor's phone",
+            }),
+            mode: Type.Union([Type.Literal('listen'), Type.Literal('whisper')]),
+          },
+          { additionalProperties: false },
+        ),
+        response: {
+          202: Accepted,
+          400: ProblemSchema,
+          404: ProblemSchema,
+          409: ProblemSchema,
+          503: ProblemSchema,
+        },
+      },
+    },
+    async (request, reply) => {
+      const { callId } = request.params;
+      const { supervisorId, endpoint, mode } = request.body;
+      if (!(await deps.callIsLive(callId)))
+        throw new ApiProblem(404, 'call-not-found', `no live call ${callId}`);
+      const result = await deps.command(callId, supervisorId, {
+        kind: 'monitor',
+        supervisorId,
+        endpoint,
+        mode,
+      });
+      if (result === 'ok') return reply.status(202).send({ callId, accepted: true });
+      if (result === 'unknown-call') throw new ApiProblem(404, 'call-not-found', `no live call ${callId}`);
+      if (result === 'unavailable') {
+        throw new ApiProblem(
+          503,
+          'call-control-unavailable',
+          'no instance controlling calls answered; try again',
+        );
+      }
+      throw new ApiProblem(409, 'not-connected', 'the call is not connected to a call taker now');
     },
   );
 
