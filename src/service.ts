@@ -87,12 +87,6 @@ export async function startService(
     logger,
   });
 
-  const verdictDeadline = startVerdictDeadline({
-    calls,
-    wrapUpSeconds: config.calls.wrapUpSeconds,
-    clock,
-    logger: logger.child({ component: 'verdicts' }),
-  });
   const takerEventDrain = startTakerEventDrain({
     redisUrl: config.redis.url,
     prefix: config.redis.keyPrefix,
@@ -108,6 +102,22 @@ export async function startService(
       skillFallbackMs: config.distribution.skillFallbackSeconds * 1000,
     },
     now: clock.now,
+  });
+  // Events on a call's timeline from outside its session (verdicts, monitoring).
+  const timeline = createCallTimeline({ queue, writer: recorder, now: clock.now });
+  const appendEvent = (callId: string, type: string, detail: Record<string, unknown>, state?: string) => {
+    timeline
+      .append(callId, [{ type, detail }], state)
+      .catch((error: unknown) => logger.warn({ err: error, callId }, 'could not append a call event'));
+  };
+  const verdictDeadline = startVerdictDeadline({
+    calls,
+    wrapUpSeconds: config.calls.wrapUpSeconds,
+    clock,
+    logger: logger.child({ component: 'verdicts' }),
+    filed: (callIds) => {
+      for (const callId of callIds) appendEvent(callId, 'verdict-missing', { filedAs: 'unknown' });
+    },
   });
   const notices = new SupervisorNotices(redis, config.redis.keyPrefix);
   const lease = new LeaderLease({
@@ -249,7 +259,6 @@ export async function startService(
   center.addChannelHandler(callbacks.dialer);
   await callbacks.start();
   // Supervisors listen in or whisper; who monitored what goes on the call's timeline.
-  const timeline = createCallTimeline({ queue, writer: recorder, now: clock.now });
   const monitor = new CallMonitor({
     ari,
     findCall: (callId) => {
@@ -343,8 +352,18 @@ export async function startService(
       listPresence: () => queue.listTakers(),
     },
     calls: {
-      setVerdict: (callId, verdict, takerId, filed) =>
-        calls.setVerdict(callId, verdict, takerId, new Date(clock.now()), filed),
+      setVerdict: async (callId, verdict, takerId, filed) => {
+        const result = await calls.setVerdict(callId, verdict, takerId, new Date(clock.now()), filed);
+        if (result?.answered) {
+          appendEvent(callId, 'verdict', {
+            verdict,
+            takerId,
+            incidentCategory: filed.incidentCategory ?? null,
+            note: filed.note !== undefined,
+          });
+        }
+        return result;
+      },
       recordVerdict: (number, callId, verdict) =>
         callerHistory.recordVerdict(number, callId, verdict, clock.now()),
     },

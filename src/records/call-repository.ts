@@ -43,9 +43,9 @@ export interface CallRepository {
   ): Promise<{ answered: boolean; callerNumber: string | null } | undefined>;
   /**
    * Answered calls that ended before `endedBefore` (their wrap-up is over) and still have no
-   * verdict get `unknown`, flagged as filled automatically; returns how many.
+   * verdict get `unknown`, flagged as filled automatically; returns their ids.
    */
-  fillMissingVerdicts(endedBefore: Date, at: Date): Promise<number>;
+  fillMissingVerdicts(endedBefore: Date, at: Date): Promise<string[]>;
   /** Every trusted number's calls since `since`, for rebuilding all screening history at once. */
   listCallsSince(since: Date): Promise<
     Array<{
@@ -334,8 +334,9 @@ export function createCallRepository(db: Kysely<Database>): CallRepository {
         .where('connected_at', 'is not', null)
         .where('taker_id', 'is not', null)
         .where('ended_at', '<', endedBefore)
-        .executeTakeFirst();
-      return Number(result.numUpdatedRows);
+        .returning('id')
+        .execute();
+      return result.map((row) => row.id);
     },
 
     async listCallerCalls(callerNumber, since) {

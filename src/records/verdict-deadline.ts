@@ -16,6 +16,8 @@ export function startVerdictDeadline(options: {
   wrapUpSeconds: number;
   clock: Clock;
   logger: Logger;
+  /** Told of the calls just filed (their timelines get an event). */
+  filed?: (callIds: string[]) => void;
 }): { stop(): void } {
   const { calls, wrapUpSeconds, clock, logger } = options;
   if (wrapUpSeconds <= 0) return { stop: () => {} };
@@ -27,8 +29,10 @@ export function startVerdictDeadline(options: {
       const now = clock.now();
       calls
         .fillMissingVerdicts(new Date(now - wrapUpSeconds * 1000), new Date(now))
-        .then((filled) => {
-          if (filled > 0) logger.info({ filled }, 'wrap-up ended without a verdict: filed as unknown');
+        .then((callIds) => {
+          if (callIds.length === 0) return;
+          logger.info({ filed: callIds.length }, 'wrap-up ended without a verdict: filed as unknown');
+          options.filed?.(callIds);
         })
         .catch((error: unknown) => logger.warn({ err: error }, 'could not file missing verdicts'))
         .finally(() => {

@@ -328,6 +328,15 @@ describe("the call taker's desk", () => {
       incident_category: 'fire',
       verdict_auto: false,
     });
+    // Both on the timeline: the taker's verdict, and the one that went missing.
+    await eventually(
+      async () => (await eventTypes(center!, judgedRow.id)).includes('verdict'),
+      'the verdict event',
+    );
+    await eventually(
+      async () => (await eventTypes(center!, filed.id)).includes('verdict-missing'),
+      'the missing-verdict event',
+    );
   });
 
   it('lets a supervisor listen in and whisper to the taker, each on the timeline with who and how', async () => {
