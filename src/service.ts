@@ -190,6 +190,22 @@ export async function startService(
     const at = clock.now();
     let detail = event.detail;
     const number = typeof detail.callerNumber === 'string' ? detail.callerNumber : null;
+    if (event.type === 'offer' && typeof detail.callbackOf === 'string') {
+      // Calling back: the desk shows the call being returned.
+      const original = await calls.getCall(detail.callbackOf).catch(() => undefined);
+      detail = {
+        ...detail,
+        originalCall: original
+          ? {
+              arrivedAt: original.arrivedAt.toISOString(),
+              endedAt: original.endedAt?.toISOString() ?? null,
+              disposition: original.disposition,
+              waitMs: original.waitMs,
+              screening: original.screening,
+            }
+          : null,
+      };
+    }
     if (event.type === 'offer' && number) {
       const past = await calls.listCallerCalls(number, new Date(at - SCREEN_POP_HISTORY_MS)).catch(() => []);
       detail = {
@@ -220,6 +236,11 @@ export async function startService(
     isBlocked: async (number) => (await callerLists.lookup(number, clock.now())) === 'block',
     findTaker: (takerId) => takers.getTaker(takerId),
     requestDispatch: () => center.requestDispatch(),
+    desk: (takerId, event) => {
+      publishDesk(takerId, event).catch((error: unknown) =>
+        logger.warn({ err: error, takerId }, 'could not tell the desk'),
+      );
+    },
     clock,
     logger: logger.child({ component: 'callbacks' }),
   });

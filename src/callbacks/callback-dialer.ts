@@ -10,6 +10,7 @@ import { type AriPort, isAriError } from '../ari/ari-port.ts';
 import type { Clock } from '../clock.ts';
 import type { Logger } from '../logger.ts';
 import type { CallQueue } from '../queues/call-queue.ts';
+import type { DeskEvent } from '../queues/desk-events.ts';
 import type { TakerState } from '../queues/taker-state.ts';
 import type { Callback, CallbackRepository } from '../records/callback-repository.ts';
 import type { ChannelHandler } from '../routing/call-center.ts';
@@ -53,6 +54,8 @@ export interface CallbackDialerDeps {
   requestDispatch(): void;
   /** The claim was made on an instance without the ARI events: tell the one that has them. */
   announceClaim(callbackId: string): void;
+  /** Tells the taker's desk: the screen pop names the call being returned. */
+  desk?(takerId: string, event: Omit<DeskEvent, 'at'>): void;
 }
 
 export type ClaimResult =
@@ -240,6 +243,17 @@ export class CallbackDialer implements ChannelHandler {
     };
     this.#attempts.set(callback.id, state);
     const { ari, settings } = this.#deps;
+    this.#deps.desk?.(state.takerId, {
+      type: 'offer',
+      callId: callback.callId,
+      detail: {
+        callbackOf: callback.callId,
+        callbackId: callback.id,
+        attempt,
+        callerNumber: callback.callerNumber,
+        trunk: callback.trunk,
+      },
+    });
     ari
       .originate({
         endpoint,
@@ -326,6 +340,11 @@ export class CallbackDialer implements ChannelHandler {
     const { callback, attempt } = state;
     clearTimeout(state.guard);
     state.phase = 'connected';
+    this.#deps.desk?.(state.takerId, {
+      type: 'connected',
+      callId: callback.callId,
+      detail: { callbackId: callback.id },
+    });
     await callbacks.finishAttempt(callback.id, attempt, {
       status: 'reached',
       outcome: 'reached',
@@ -442,6 +461,13 @@ export class CallbackDialer implements ChannelHandler {
 
   #finish(state: Attempt): void {
     clearTimeout(state.guard);
+    if (state.phase !== 'ended') {
+      this.#deps.desk?.(state.takerId, {
+        type: 'ended',
+        callId: state.callback.callId,
+        detail: { callbackId: state.callback.id, reached: state.phase === 'connected' },
+      });
+    }
     state.phase = 'ended';
     if (this.#attempts.get(state.callback.id) === state) this.#attempts.delete(state.callback.id);
   }

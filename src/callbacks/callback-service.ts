@@ -18,7 +18,7 @@ import { createCallbackRepository } from '../records/callback-repository.ts';
 import type { Database } from '../records/database.ts';
 import type { RecordWriter } from '../records/record-writer.ts';
 import { createCallTimeline } from './call-timeline.ts';
-import { CallbackDialer } from './callback-dialer.ts';
+import { CallbackDialer, type CallbackDialerDeps } from './callback-dialer.ts';
 import { startCallbackJobs } from './callback-jobs.ts';
 import { callbackDue } from './callback-policy.ts';
 
@@ -34,6 +34,8 @@ export interface CallbackServiceDeps {
   isBlocked(number: string): Promise<boolean>;
   findTaker(takerId: string): Promise<{ id: string; endpoint: string } | undefined>;
   requestDispatch(): void;
+  /** Where the dialer tells a taker's desk about a callback. */
+  desk?: CallbackDialerDeps['desk'];
   clock: Clock;
   logger: Logger;
 }
@@ -96,6 +98,7 @@ export function startCallbackService(deps: CallbackServiceDeps): CallbackService
     clock,
     logger,
     requestDispatch: deps.requestDispatch,
+    ...(deps.desk ? { desk: deps.desk } : {}),
     announceClaim: (callbackId) => {
       deps.redis.publish(claimChannel, callbackId).catch((error: unknown) => {
         logger.error({ err: error, callbackId }, 'could not announce a claimed callback');

@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { InboundCall } from '../../src/emulator/asterisk-emulator.ts';
 import type { DeskEvent } from '../../src/queues/desk-events.ts';
+import { createCallbackRepository } from '../../src/records/callback-repository.ts';
 import {
   type CallCenterUnderTest,
   eventually,
@@ -391,5 +392,50 @@ describe("the call taker's desk", () => {
         ['monitor-ended', 'whisper', 'sup1'],
       ]),
     );
+  });
+
+  it('pops a callback with the call it returns, then connected and ended', async () => {
+    center = await startCallCenter({ takers: 1 });
+    const api = await center.service.app.listen({ host: '127.0.0.1', port: 0 });
+    // Nobody logged on: the caller hears the greeting, waits, and gives up.
+    const abandoned = center.emulator.placeCall({ from: '081299998888' });
+    const callId = await eventually(async () => {
+      const row = await center!.database.db
+        .selectFrom('calls')
+        .select(['id', 'answered_at'])
+        .where('caller_channel_id', '=', abandoned.channelId)
+        .executeTakeFirst();
+      return row?.answered_at ? row.id : undefined;
+    }, 'the app answering the caller');
+    abandoned.hangup();
+    const callback = await eventually(
+      async () => (await createCallbackRepository(center!.database.db).getByCall(callId)) ?? undefined,
+      'the callback',
+    );
+
+    center.emulator.setEndpoint('PJSIP/taker1', { answer: 'after', delayMs: 10 });
+    center.emulator.setEndpoint('PJSIP/081299998888@telkomsel', {
+      answer: 'after',
+      delayMs: 20,
+      hangupAfterMs: 100,
+    });
+    await center.makeAvailable('taker1');
+    const desk = await openDesk(api, 'taker1');
+    const claimed = await post(center, `/callbacks/${callback.id}/claim`, { takerId: 'taker1' });
+    expect(claimed.statusCode, claimed.body).toBe(202);
+
+    await eventually(() => desk.some((e) => e.type === 'ended'), 'the callback over on the desk');
+    expect(desk.map((e) => e.type)).toEqual(['offer', 'connected', 'ended']);
+    expect(desk[0]).toMatchObject({
+      callId,
+      detail: {
+        callbackOf: callId,
+        callbackId: callback.id,
+        callerNumber: '+6281299998888',
+        trunk: 'telkomsel',
+        originalCall: { disposition: 'abandoned' },
+      },
+    });
+    expect(desk[2]?.detail).toMatchObject({ reached: true });
   });
 });
