@@ -24,10 +24,19 @@ export async function up(db: Kysely<any>): Promise<void> {
     .addColumn('incident_category', 'text', (c) => c.check(oneOf('incident_category', INCIDENTS)))
     .addColumn('verdict_auto', 'boolean', (c) => c.notNull().defaultTo(false))
     .execute();
+  // The verdict deadline looks for these every second on every instance: keep it off a full scan.
+  await db.schema
+    .createIndex('calls_awaiting_verdict')
+    .on('calls')
+    .column('ended_at')
+    .where(sql.ref('verdict'), 'is', null)
+    .where(sql.ref('connected_at'), 'is not', null)
+    .execute();
 }
 
 // biome-ignore lint/suspicious/noExplicitAny: a migration must not know the application's Database type
 export async function down(db: Kysely<any>): Promise<void> {
+  await db.schema.dropIndex('calls_awaiting_verdict').execute();
   await db.schema
     .alterTable('calls')
     .dropColumn('verdict_note')
