@@ -1,3 +1,5 @@
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
 import type { Logger } from '../logger.ts';
 import { registerProblemHandler } from './problem.ts';
@@ -32,6 +34,21 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     logController: new LogController({ disableRequestLogging: true }),
   });
   registerProblemHandler(app);
+  // Every route's schemas become the OpenAPI document: /openapi.json, browsable at /docs.
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.0.3',
+      info: {
+        title: 'siaga112',
+        version: '0.1.0',
+        description:
+          'Call handling for 112: call takers, screening rules and lists, live state, callbacks. ' +
+          'Errors are RFC 9457 application/problem+json naming the offending field.',
+      },
+    },
+  });
+  await app.register(swaggerUi, { routePrefix: '/docs' });
+  app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
   await app.register(async (scope) => healthRoutes(scope, deps.readiness));
   await app.register(async (scope) => takerRoutes(scope, deps.takers));
   await app.register(async (scope) => liveRoutes(scope, deps.live));
