@@ -118,6 +118,7 @@ export async function startService(
     filed: (callIds) => {
       for (const callId of callIds) appendEvent(callId, 'verdict-missing', { filedAs: 'unknown' });
     },
+    schemaReady: migrated.done,
   });
   const notices = new SupervisorNotices(redis, config.redis.keyPrefix);
   const lease = new LeaderLease({
@@ -236,6 +237,7 @@ export async function startService(
     isBlocked: async (number) => (await callerLists.lookup(number, clock.now())) === 'block',
     findTaker: (takerId) => takers.getTaker(takerId),
     requestDispatch: () => center.requestDispatch(),
+    schemaReady: migrated.done,
     desk: (takerId, event) => {
       publishDesk(takerId, event).catch((error: unknown) =>
         logger.warn({ err: error, takerId }, 'could not tell the desk'),

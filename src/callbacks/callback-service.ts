@@ -34,6 +34,8 @@ export interface CallbackServiceDeps {
   isBlocked(number: string): Promise<boolean>;
   findTaker(takerId: string): Promise<{ id: string; endpoint: string } | undefined>;
   requestDispatch(): void;
+  /** Resolves once the database schema is current (recovery reads the callbacks table). */
+  schemaReady?: Promise<void>;
   /** Where the dialer tells a taker's desk about a callback. */
   desk?: CallbackDialerDeps['desk'];
   clock: Clock;
@@ -123,7 +125,10 @@ export function startCallbackService(deps: CallbackServiceDeps): CallbackService
       // Whenever this instance (re)gains the ARI events, callbacks orphaned by a gone dialer resume.
       offConnection = deps.ari.onConnectionChange((state) => {
         if (state !== 'connected') return;
-        dialer.recover().catch((error: unknown) => logger.error({ err: error }, 'callback recovery failed'));
+        // The callbacks table exists only once the service has migrated the database.
+        void (deps.schemaReady ?? Promise.resolve())
+          .then(() => dialer.recover())
+          .catch((error: unknown) => logger.error({ err: error }, 'callback recovery failed'));
       });
       await subscriber
         .subscribe(claimChannel)

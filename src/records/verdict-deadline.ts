@@ -18,13 +18,19 @@ export function startVerdictDeadline(options: {
   logger: Logger;
   /** Told of the calls just filed (their timelines get an event). */
   filed?: (callIds: string[]) => void;
+  /** Sweeps start once the schema is current. */
+  schemaReady?: Promise<void>;
 }): { stop(): void } {
   const { calls, wrapUpSeconds, clock, logger } = options;
   if (wrapUpSeconds <= 0) return { stop: () => {} };
   let running = false;
+  let ready = false;
+  void (options.schemaReady ?? Promise.resolve()).then(() => {
+    ready = true;
+  });
   const timer = setInterval(
     () => {
-      if (running) return;
+      if (running || !ready) return;
       running = true;
       const now = clock.now();
       calls
