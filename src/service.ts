@@ -3,6 +3,7 @@ import { Redis } from 'ioredis';
 import { sql } from 'kysely';
 import { AmiPresence } from './ami/ami-presence.ts';
 import { buildApp } from './api/build-app.ts';
+import { createMetrics } from './api/metrics.ts';
 import { AriClientAdapter } from './ari/ari-client-adapter.ts';
 import { createCallTimeline } from './callbacks/call-timeline.ts';
 import { startCallbackService } from './callbacks/callback-service.ts';
@@ -247,8 +248,21 @@ export async function startService(
     logger: logger.child({ component: 'callbacks' }),
   });
   // --- end callbacks ---
+  // Prometheus metrics on a registry of this instance's own (GET /metrics).
+  const metrics = createMetrics({
+    activeCalls: () => center.activeCalls.length,
+    waiting: () => queue.waiting(),
+    takers: () => queue.listTakers(),
+    recordBacklog: () => recorder.backlog(),
+    leading: () => lease.leading,
+    ari,
+    logger: logger.child({ component: 'metrics' }),
+  });
   const center = new CallCenter({
-    onCallEnded: (record) => callbacks.callEnded(record),
+    onCallEnded: (record) => {
+      callbacks.callEnded(record);
+      metrics.callEnded(record);
+    },
     screen: (identity, callId) => screener.screen(identity, callId),
     released: (identity) => {
       if (!identity.number) return;
@@ -448,6 +462,7 @@ export async function startService(
       command: (callId, takerId, command) => commands.request(callId, takerId, command),
     },
     callbacks: callbacks.routes,
+    metrics: metrics.registry,
     live: {
       waiting: () => queue.waiting(),
       takers: () => queue.listTakers(),
@@ -476,6 +491,7 @@ export async function startService(
         await lease.stop();
         await leadership;
         await ari.close();
+        metrics.close();
         verdictDeadline.stop();
         await recorder.close();
         await recordWorker.close();

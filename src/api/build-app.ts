@@ -9,6 +9,7 @@ import { type DeskRoutesDeps, deskRoutes } from './routes/desk-routes.ts';
 import { healthRoutes, type ReadinessCheck } from './routes/health-routes.ts';
 import { type ListRoutesDeps, listRoutes } from './routes/list-routes.ts';
 import { type LiveRoutesDeps, liveRoutes } from './routes/live-routes.ts';
+import { type MetricsRoutesDeps, metricsRoutes } from './routes/metrics-routes.ts';
 import { type RuleRoutesDeps, ruleRoutes } from './routes/rule-routes.ts';
 import { type TakerRoutesDeps, takerRoutes } from './routes/taker-routes.ts';
 
@@ -22,6 +23,8 @@ export interface AppDeps {
   rules: RuleRoutesDeps;
   callbacks: CallbackRoutesDeps;
   desk: DeskRoutesDeps;
+  /** This instance's Prometheus registry, served at `/metrics`. */
+  metrics: MetricsRoutesDeps;
 }
 
 /** The HTTP API, ready for `inject()` in tests or `listen()` in main; it never listens itself. */
@@ -57,5 +60,6 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(async (scope) => ruleRoutes(scope, deps.rules));
   await app.register(async (scope) => callbackRoutes(scope, deps.callbacks));
   await app.register(async (scope) => deskRoutes(scope, deps.desk));
+  await app.register(async (scope) => metricsRoutes(scope, deps.metrics));
   return app;
 }

@@ -1,0 +1,93 @@
+import { describe, expect, it } from 'vitest';
+import { createMetrics, type MetricsSources } from '../../../src/api/metrics.ts';
+import type { ConnectionState } from '../../../src/ari/ari-port.ts';
+import { createLogger } from '../../../src/logger.ts';
+
+function fakeAri() {
+  const listeners = new Set<(state: ConnectionState) => void>();
+  const ari = {
+    connected: false,
+    onConnectionChange(listener: (state: ConnectionState) => void) {
+      listeners.add(listener);
+      return () => listeners.delete(listener);
+    },
+    set(state: ConnectionState) {
+      ari.connected = state === 'connected';
+      for (const listener of listeners) listener(state);
+    },
+  };
+  return ari;
+}
+
+function sources(overrides: Partial<MetricsSources> = {}): MetricsSources {
+  return {
+    activeCalls: () => 0,
+    waiting: async () => [],
+    takers: async () => [],
+    recordBacklog: async () => ({ waiting: 0, active: 0, delayed: 0, failed: 0 }),
+    leading: () => true,
+    ari: fakeAri(),
+    logger: createLogger('silent'),
+    ...overrides,
+  };
+}
+
+describe('the service metrics', () => {
+  it('serve the rest of a scrape when a Redis read fails or hangs', async () => {
+    const metrics = createMetrics(
+      sources({
+        activeCalls: () => 3,
+        waiting: async () => {
+          throw new Error('redis away');
+        },
+        // Never answers (Redis unreachable, a command queued without end).
+        recordBacklog: () => new Promise(() => {}),
+        readTimeoutMs: 50,
+      }),
+    );
+    const text = await metrics.registry.metrics();
+    expect(text).toContain('siaga112_calls_in_progress 3');
+    expect(text).toContain('siaga112_takers{state="offline"} 0');
+    expect(text).toContain('siaga112_leader 1');
+    // The failed gauges are there (HELP, TYPE) with no sample.
+    expect(text).toContain('# TYPE siaga112_calls_waiting gauge');
+    expect(text).not.toMatch(/^siaga112_calls_waiting\{/m);
+    expect(text).not.toMatch(/^siaga112_record_backlog\{/m);
+    metrics.close();
+  });
+
+  it('drop the samples of a failed read instead of repeating the last ones', async () => {
+    let fail = false;
+    const metrics = createMetrics(
+      sources({
+        waiting: async () => {
+          if (fail) throw new Error('redis away');
+          return [{ callId: 'c1', level: 0, enqueuedAt: 0, category: null }];
+        },
+      }),
+    );
+    expect(await metrics.registry.metrics()).toContain('siaga112_calls_waiting{priority="urgent"} 1');
+    fail = true;
+    expect(await metrics.registry.metrics()).not.toMatch(/^siaga112_calls_waiting\{/m);
+    metrics.close();
+  });
+
+  it('count reconnects, not the first connection', async () => {
+    const ari = fakeAri();
+    const metrics = createMetrics(sources({ ari }));
+    ari.set('connected');
+    expect(await metrics.registry.metrics()).toContain('siaga112_ari_reconnects_total 0');
+    ari.set('disconnected');
+    expect(await metrics.registry.metrics()).toContain('siaga112_ari_connected 0');
+    ari.set('connected');
+    ari.set('disconnected');
+    ari.set('connected');
+    const text = await metrics.registry.metrics();
+    expect(text).toContain('siaga112_ari_reconnects_total 2');
+    expect(text).toContain('siaga112_ari_connected 1');
+    metrics.close();
+    ari.set('disconnected');
+    ari.set('connected');
+    expect(await metrics.registry.metrics()).toContain('siaga112_ari_reconnects_total 2');
+  });
+});
