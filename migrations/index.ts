@@ -6,6 +6,7 @@ import * as callerLists from './2026-11-23-0004-caller-lists.ts';
 import * as screeningRules from './2026-11-23-0005-screening-rules.ts';
 import * as callbacks from './2026-11-23-0006-callbacks.ts';
 import * as verdictNotes from './2026-11-23-0007-verdict-notes.ts';
+import * as apiKeys from './2026-11-23-0008-api-keys.ts';
 
 /**
  * Every migration, imported statically so the set is the same from the TypeScript sources and
@@ -20,4 +21,5 @@ export const migrations: Readonly<Record<string, Migration>> = {
   '2026-11-23-0005-screening-rules': screeningRules,
   '2026-11-23-0006-callbacks': callbacks,
   '2026-11-23-0007-verdict-notes': verdictNotes,
+  '2026-11-23-0008-api-keys': apiKeys,
 };

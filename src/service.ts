@@ -5,6 +5,7 @@ import { AmiPresence } from './ami/ami-presence.ts';
 import { buildApp } from './api/build-app.ts';
 import { createMetrics } from './api/metrics.ts';
 import { AriClientAdapter } from './ari/ari-client-adapter.ts';
+import { createApiKeyRepository } from './auth/api-keys.ts';
 import { createCallTimeline } from './callbacks/call-timeline.ts';
 import { startCallbackService } from './callbacks/callback-service.ts';
 import { type Clock, realClock } from './clock.ts';
@@ -364,8 +365,10 @@ export async function startService(
   });
   await lease.start();
 
+  const apiKeys = createApiKeyRepository(db);
   const app = await buildApp({
     logger,
+    auth: { verify: (key) => apiKeys.verify(key), audit: (entry) => apiKeys.audit(entry) },
     readiness: {
       ari: async () => ari.connected,
       redis: async () => (await redis.ping()) === 'PONG',

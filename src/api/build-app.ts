@@ -2,6 +2,7 @@ import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
 import type { Logger } from '../logger.ts';
+import { type AuthDeps, registerAuth } from './auth-plugin.ts';
 import { registerProblemHandler } from './problem.ts';
 import { type CallRoutesDeps, callRoutes } from './routes/call-routes.ts';
 import { type CallbackRoutesDeps, callbackRoutes } from './routes/callback-routes.ts';
@@ -15,6 +16,8 @@ import { type TakerRoutesDeps, takerRoutes } from './routes/taker-routes.ts';
 
 export interface AppDeps {
   logger: Logger;
+  /** API keys and roles; every route but health and the docs needs a key. */
+  auth: AuthDeps;
   readiness: Record<string, ReadinessCheck>;
   takers: TakerRoutesDeps;
   live: LiveRoutesDeps;
@@ -37,6 +40,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     logController: new LogController({ disableRequestLogging: true }),
   });
   registerProblemHandler(app);
+  registerAuth(app, deps.auth);
   // Every route's schemas become the OpenAPI document: /openapi.json, browsable at /docs.
   await app.register(swagger, {
     openapi: {

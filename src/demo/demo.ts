@@ -5,6 +5,7 @@
  * call's record is printed from Postgres.
  */
 import { randomBytes } from 'node:crypto';
+import { createApiKeyRepository } from '../auth/api-keys.ts';
 import { loadConfig } from '../config.ts';
 import { resolveLocalServices } from '../dev/local-services.ts';
 import { deleteRedisPrefix } from '../dev/redis-prefix.ts';
@@ -66,13 +67,20 @@ async function main(): Promise<void> {
 
     const db = createDatabase(databaseUrl, { maxConnections: 2, applicationName: 'siaga112-demo' });
     const takers = createTakerRepository(db);
+    const keys = createApiKeyRepository(db);
     for (const taker of DEMO_TAKERS) {
       await takers.upsertTaker({ id: taker.id, name: taker.name, endpoint: taker.endpoint });
       emulator.setEndpoint(taker.endpoint, taker.phone);
-      // Log the taker on through the REST API, as their desk would.
+      // Log the taker on through the REST API, as their desk would, with their own key.
+      const { key } = await keys.create({
+        name: `${taker.name}'s desk`,
+        role: 'call-taker',
+        takerId: taker.id,
+        createdBy: 'demo',
+      });
       const reply = await fetch(`${address}/takers/${taker.id}/state`, {
         method: 'PUT',
-        headers: { 'content-type': 'application/json' },
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${key}` },
         body: JSON.stringify({ state: 'available' }),
       });
       if (!reply.ok) throw new Error(`could not log ${taker.id} on: ${reply.status} ${await reply.text()}`);

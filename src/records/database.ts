@@ -133,6 +133,36 @@ export interface Database {
   caller_list_entries: CallerListEntriesTable;
   screening_rule_sets: ScreeningRuleSetsTable;
   callbacks: CallbacksTable;
+  api_keys: ApiKeysTable;
+  audit_log: AuditLogTable;
+}
+
+export type Role = 'admin' | 'supervisor' | 'call-taker' | 'metrics';
+
+/** An API key: only its SHA-256 is stored; the key itself is shown once. */
+export interface ApiKeysTable {
+  id: string;
+  name: string;
+  role: Role;
+  taker_id: string | null;
+  key_hash: string;
+  created_by: string;
+  created_at: CreatedTimestamp;
+  revoked_at: Timestamp | null;
+}
+
+/** Every write a person made through the API. */
+export interface AuditLogTable {
+  id: Generated<string>;
+  at: CreatedTimestamp;
+  key_id: string;
+  actor: string;
+  role: Role;
+  method: string;
+  route: string;
+  url: string;
+  status: number;
+  body: ColumnType<unknown, string | null, string | null>;
 }
 
 export interface DatabaseOptions {

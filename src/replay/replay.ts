@@ -11,6 +11,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { Kysely } from 'kysely';
+import { createApiKeyRepository } from '../auth/api-keys.ts';
 import { fastClock } from '../clock.ts';
 import { loadConfig } from '../config.ts';
 import { type InboundCall, startAsteriskEmulator } from '../emulator/asterisk-emulator.ts';
@@ -85,7 +86,7 @@ export async function runReplay(options: ReplayOptions): Promise<ReplayOutcome[]
     const api = await service.app.listen({ host: '127.0.0.1', port: 0 });
     await service.ari.waitUntilConnected(10_000);
     await service.databaseReady;
-    await logTakersOn(api, db, emulator, options);
+    const deskKeys = await logTakersOn(api, db, emulator, options);
 
     const byCaller = new Map<string, TrafficCall>();
     const conversations = new Map<string, Conversation>();
@@ -107,7 +108,7 @@ export async function runReplay(options: ReplayOptions): Promise<ReplayOutcome[]
       // The call taker talks for the line's time, hangs up, then records the verdict.
       clock.setTimeout(() => {
         emulator.hangupChannel(offerChannelId);
-        verdicts.push(giveVerdict(api, conversation, call.verdict));
+        verdicts.push(giveVerdict(api, deskKeys.get(conversation.takerId) ?? '', conversation, call.verdict));
       }, call.talk * 1000);
     });
 
@@ -175,28 +176,44 @@ async function logTakersOn(
   db: Kysely<Database>,
   emulator: Awaited<ReturnType<typeof startAsteriskEmulator>>,
   options: ReplayOptions,
-): Promise<void> {
+): Promise<Map<string, string>> {
   const takers = createTakerRepository(db);
+  const keys = createApiKeyRepository(db);
+  const deskKeys = new Map<string, string>();
   for (let i = 1; i <= options.takers; i++) {
     const id = `taker${i}`;
     const endpoint = `PJSIP/${id}`;
     await takers.upsertTaker({ id, name: `Virtual taker ${i}`, endpoint });
+    // Each virtual desk signs in with its own call taker's key, as a real one would.
+    const { key } = await keys.create({
+      name: `virtual desk ${id}`,
+      role: 'call-taker',
+      takerId: id,
+      createdBy: 'replay',
+    });
+    deskKeys.set(id, key);
     emulator.setEndpoint(endpoint, { answer: 'after', delayMs: options.takerAnswerSeconds * 1000 });
     const reply = await fetch(`${api}/takers/${id}/state`, {
       method: 'PUT',
-      headers: { 'content-type': 'application/json' },
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${key}` },
       body: JSON.stringify({ state: 'available' }),
     });
     if (!reply.ok) throw new Error(`could not log ${id} on: ${reply.status} ${await reply.text()}`);
   }
+  return deskKeys;
 }
 
 /** The verdict goes through the REST API once the call's record is in Postgres (it is written asynchronously). */
-async function giveVerdict(api: string, conversation: Conversation, verdict: string): Promise<void> {
+async function giveVerdict(
+  api: string,
+  key: string,
+  conversation: Conversation,
+  verdict: string,
+): Promise<void> {
   for (let attempt = 0; attempt < VERDICT_ATTEMPTS; attempt++) {
     const reply = await fetch(`${api}/calls/${conversation.callId}/verdict`, {
       method: 'PUT',
-      headers: { 'content-type': 'application/json' },
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${key}` },
       body: JSON.stringify({ verdict, takerId: conversation.takerId }),
     });
     if (reply.ok) return;

@@ -1,5 +1,7 @@
 import { randomBytes } from 'node:crypto';
+import type { InjectOptions, LightMyRequestResponse } from 'fastify';
 import { expect } from 'vitest';
+import { createApiKeyRepository, type Role } from '../../src/auth/api-keys.ts';
 import { loadConfig } from '../../src/config.ts';
 import { type AsteriskEmulator, startAsteriskEmulator } from '../../src/emulator/asterisk-emulator.ts';
 import { createLogger } from '../../src/logger.ts';
@@ -18,8 +20,12 @@ export interface CallCenterUnderTest {
   env: Record<string, string>;
   service: Service;
   calls: ReturnType<typeof createCallRepository>;
-  /** Every channel seen in a bridge with another channel (however briefly). */
-  bridgedChannels: ReadonlySet<string>;
+  /** An admin API key; `service.app.inject` sends it unless a test sets its own authorization. */
+  adminKey: string;
+  /** A new API key with `role` (a call taker's names its taker). */
+  createKey(role: Role, takerId?: string): Promise<string>;
+  /** How many times each channel entered a bridge with another channel (however briefly). */
+  bridgeEntries: ReadonlyMap<string, number>;
   /** Starts another service process-equivalent on the same Redis, Postgres and Asterisk. */
   startAnotherService(overrides?: Record<string, string>): Promise<Service>;
   /** Marks a seeded taker available through the REST API, as a call taker's desk would. */
@@ -55,11 +61,14 @@ export async function startCallCenter(
     ...(options.ami ? { ami: { username: 'siaga112', secret: password } } : {}),
   });
   // A short conversation can be over before a poll sees it: remember every bridged pair.
-  const bridgedChannels = new Set<string>();
+  const bridgeEntries = new Map<string, number>();
   emulator.on('event', ({ event }) => {
     const channels = (event.bridge as { channels?: string[] } | undefined)?.channels ?? [];
-    if (event.type === 'ChannelEnteredBridge' && channels.length === 2) {
-      for (const id of channels) bridgedChannels.add(id);
+    const entered = (event.channel as { id?: string } | undefined)?.id;
+    if (event.type === 'ChannelEnteredBridge' && channels.length >= 2 && entered) {
+      // The channel that entered is now with someone, and so is a member that was alone before.
+      const joined = channels.length === 2 ? channels : [entered];
+      for (const id of joined) bridgeEntries.set(id, (bridgeEntries.get(id) ?? 0) + 1);
     }
   });
   const database = await createTestDatabase();
@@ -85,10 +94,15 @@ export async function startCallCenter(
     SILENCE_WINDOW_SECONDS: '0',
     ...options.env,
   };
+  const keys = createApiKeyRepository(database.db);
+  const createKey = async (role: Role, takerId?: string) =>
+    (await keys.create({ name: `test ${role}`, role, takerId: takerId ?? null, createdBy: 'test' })).key;
+  const adminKey = await createKey('admin');
   const services: Service[] = [];
   const start = async (overrides: Record<string, string> = {}) => {
     const config = loadConfig({ SIAGA_INSTANCE_ID: `instance-${services.length + 1}`, ...env, ...overrides });
     const service = await startService(config, createLogger(config.logLevel), options.service);
+    actAsAdmin(service, adminKey);
     services.push(service);
     // A standby instance holds no events socket until it takes the lease over.
     if (service.lease.leading) await service.ari.waitUntilConnected(10_000);
@@ -97,7 +111,9 @@ export async function startCallCenter(
   const service = await start();
   return {
     emulator,
-    bridgedChannels,
+    adminKey,
+    createKey,
+    bridgeEntries,
     database,
     redisPrefix,
     env,
@@ -143,11 +159,29 @@ export async function eventually<T>(
   }
 }
 
-/** Waits until the caller's channel is (or has been) in a bridge with another channel: a person on the line. */
+/**
+ * Most tests are about what a route does, not who may call it: their `inject` calls act as an
+ * admin. A test about access sets its own `authorization` header, which wins.
+ */
+function actAsAdmin(service: Service, adminKey: string): void {
+  const app = service.app;
+  const inject = app.inject.bind(app) as (options: InjectOptions) => Promise<LightMyRequestResponse>;
+  app.inject = ((options: InjectOptions | string) => {
+    const request = typeof options === 'string' ? { url: options } : options;
+    return inject({ ...request, headers: { authorization: `Bearer ${adminKey}`, ...request.headers } });
+  }) as typeof app.inject;
+}
+
+/**
+ * Waits until the caller's channel is (or has been) in a bridge with another channel: a person on
+ * the line. `again`: a bridging that happens from now on (the call was bridged before).
+ */
 export async function untilBridged(
   c: CallCenterUnderTest,
   call: { channelId: string },
   what = 'the caller bridged',
+  { again = false }: { again?: boolean } = {},
 ): Promise<void> {
-  await eventually(() => c.bridgedChannels.has(call.channelId), what);
+  const before = again ? (c.bridgeEntries.get(call.channelId) ?? 0) : 0;
+  await eventually(() => (c.bridgeEntries.get(call.channelId) ?? 0) > before, what);
 }

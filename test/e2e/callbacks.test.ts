@@ -111,7 +111,7 @@ describe('callbacks for callers who hung up before a person answered', () => {
     const takerLeg = `siaga112-callback-${pending.id}-1-taker`;
     const callerLeg = `siaga112-callback-${pending.id}-1-caller`;
     await eventually(
-      () => center!.bridgedChannels.has(takerLeg) && center!.bridgedChannels.has(callerLeg),
+      () => (center!.bridgeEntries.get(takerLeg) ?? 0) > 0 && (center!.bridgeEntries.get(callerLeg) ?? 0) > 0,
       'the taker and the caller bridged',
     );
     const reached = await callbackOf(center, record.id, 'reached');

@@ -18,10 +18,15 @@ afterEach(async () => {
 });
 
 /** A call taker's desk: the server-sent events of GET /takers/{id}/desk, collected as they come. */
-async function openDesk(api: string, takerId: string): Promise<DeskEvent[]> {
+async function openDesk(c: CallCenterUnderTest, api: string, takerId: string): Promise<DeskEvent[]> {
   const controller = new AbortController();
   streams.push(controller);
-  const response = await fetch(`${api}/takers/${takerId}/desk`, { signal: controller.signal });
+  // The desk signs in with its own call taker's key.
+  const key = await c.createKey('call-taker', takerId);
+  const response = await fetch(`${api}/takers/${takerId}/desk`, {
+    signal: controller.signal,
+    headers: { authorization: `Bearer ${key}` },
+  });
   expect(response.headers.get('content-type')).toMatch(/^text\/event-stream/);
   const events: DeskEvent[] = [];
   const reader = response.body!.pipeThrough(new TextDecoderStream()).getReader();
@@ -88,7 +93,7 @@ describe("the call taker's desk", () => {
     center.emulator.setEndpoint('PJSIP/taker1', { answer: 'after', delayMs: 30, hangupAfterMs: 50 });
     await center.makeAvailable('taker1');
     const api = await center.service.app.listen({ host: '127.0.0.1', port: 0 });
-    const desk = await openDesk(api, 'taker1');
+    const desk = await openDesk(center, api, 'taker1');
 
     const first = center.emulator.placeCall({ from: '081233334444', trunk: 'indosat' });
     await first.ended;
@@ -120,7 +125,9 @@ describe("the call taker's desk", () => {
       'ended',
     ]);
     // Another taker's desk hears nothing of it.
-    const unknownDesk = await fetch(`${api}/takers/nobody/desk`);
+    const unknownDesk = await fetch(`${api}/takers/nobody/desk`, {
+      headers: { authorization: `Bearer ${center.adminKey}` },
+    });
     expect(unknownDesk.status).toBe(404);
   });
 
@@ -224,7 +231,7 @@ describe("the call taker's desk", () => {
     center.emulator.setEndpoint('PJSIP/113@telkomsel', { answer: 'never' });
     await center.makeAvailable('taker1');
     const api = await center.service.app.listen({ host: '127.0.0.1', port: 0 });
-    const desk = await openDesk(api, 'taker1');
+    const desk = await openDesk(center, api, 'taker1');
     const { call, callId } = await connectedCall(center);
 
     expect(
@@ -420,7 +427,7 @@ describe("the call taker's desk", () => {
       hangupAfterMs: 100,
     });
     await center.makeAvailable('taker1');
-    const desk = await openDesk(api, 'taker1');
+    const desk = await openDesk(center, api, 'taker1');
     const claimed = await post(center, `/callbacks/${callback.id}/claim`, { takerId: 'taker1' });
     expect(claimed.statusCode, claimed.body).toBe(202);
 

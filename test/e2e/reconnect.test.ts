@@ -96,7 +96,7 @@ describe('losing Asterisk and restarting siaga112 mid-call', () => {
     expect(center.emulator.snapshot().bridges.find((b) => b.id === bridge.id)?.channels).toHaveLength(1);
 
     center.emulator.dropWebSockets();
-    await untilBridged(center, call, 'the caller back in the bridge after the reconcile');
+    await untilBridged(center, call, 'the caller back in the bridge after the reconcile', { again: true });
     call.hangup();
     const rows = await eventually(async () => {
       const list = await callRows(center!);

@@ -31,6 +31,8 @@ describe('migrations', () => {
 
     expect(await migrateToLatest(db)).toEqual(names);
     expect(await tables(db)).toEqual([
+      'api_keys',
+      'audit_log',
       'call_events',
       'call_takers',
       'callbacks',

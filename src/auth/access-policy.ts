@@ -1,0 +1,53 @@
+import type { Role } from './api-keys.ts';
+
+/** Who may call a route: nobody needs a key (health, docs), or one of `roles`. */
+export type Access =
+  | { public: true }
+  | {
+      roles: readonly Role[];
+      /** A call taker's key acts only for its own taker (`takerId` in the path or the body). */
+      ownTaker: boolean;
+    };
+
+const PUBLIC: Access = { public: true };
+const desk = (route: string) => ({
+  route,
+  access: { roles: ['call-taker', 'supervisor', 'admin'], ownTaker: true },
+});
+const supervise = (route: string) => ({ route, access: { roles: ['supervisor', 'admin'], ownTaker: false } });
+
+/** Method + fastify route pattern → access; anything not listed is for admins only. */
+const POLICY: ReadonlyMap<string, Access> = new Map(
+  [
+    { route: 'GET /health', access: PUBLIC },
+    { route: 'GET /ready', access: PUBLIC },
+    { route: 'GET /openapi.json', access: PUBLIC },
+    { route: 'GET /metrics', access: { roles: ['metrics', 'admin'], ownTaker: false } },
+    desk('PUT /takers/:takerId/state'),
+    desk('GET /takers/:takerId/desk'),
+    desk('PUT /calls/:callId/verdict'),
+    desk('POST /calls/:callId/hold'),
+    desk('POST /calls/:callId/resume'),
+    desk('POST /calls/:callId/conference'),
+    desk('POST /calls/:callId/leave'),
+    desk('POST /callbacks/:id/claim'),
+    { route: 'GET /agencies', access: { roles: ['call-taker', 'supervisor', 'admin'], ownTaker: false } },
+    supervise('GET /live'),
+    supervise('GET /live/notices'),
+    supervise('GET /takers/presence'),
+    supervise('GET /callbacks'),
+    supervise('POST /calls/:callId/monitor'),
+    supervise('GET /rules'),
+    supervise('GET /rules/in-force'),
+    supervise('GET /rules/schema'),
+    supervise('GET /caller-lists'),
+  ].map(({ route, access }) => [route, access as Access]),
+);
+
+const ADMIN_ONLY: Access = { roles: ['admin'], ownTaker: false };
+
+export function accessFor(method: string, route: string): Access {
+  // The browsable docs and their assets.
+  if (method === 'GET' && (route === '/docs' || route.startsWith('/docs/'))) return PUBLIC;
+  return POLICY.get(`${method} ${route}`) ?? ADMIN_ONLY;
+}

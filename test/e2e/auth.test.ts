@@ -1,0 +1,108 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { DEFAULT_RULES } from '../../src/routing/screening.ts';
+import { type CallCenterUnderTest, startCallCenter } from './call-center-harness.ts';
+
+let center: CallCenterUnderTest | undefined;
+afterEach(async () => {
+  await center?.close();
+  center = undefined;
+});
+
+/** A request with exactly this authorization (or none). */
+function as(c: CallCenterUnderTest, key: string | null) {
+  return (method: 'GET' | 'PUT' | 'POST', url: string, payload?: Record<string, unknown>) =>
+    c.service.app.inject({
+      method,
+      url,
+      headers: { authorization: key === null ? '' : `Bearer ${key}` },
+      ...(payload ? { payload } : {}),
+    });
+}
+
+describe('API keys and roles', () => {
+  it('lets nobody in without a valid key, except to health and the API docs', async () => {
+    center = await startCallCenter({ takers: 1 });
+    const anonymous = as(center, null);
+    expect((await anonymous('GET', '/health')).statusCode).toBe(200);
+    expect((await anonymous('GET', '/openapi.json')).statusCode).toBe(200);
+    const denied = await anonymous('GET', '/live');
+    expect(denied.statusCode).toBe(401);
+    expect(denied.json().detail).toMatch(/^headers\.authorization: /);
+    expect((await as(center, 's112_not-a-key')('GET', '/live')).statusCode).toBe(401);
+    // An unknown route does not tell an anonymous caller that it does not exist.
+    expect((await anonymous('GET', '/no-such-thing')).statusCode).toBe(401);
+  });
+
+  it('gives each role its own routes; a call taker acts only for themselves', async () => {
+    center = await startCallCenter({ takers: 2 });
+    const taker = as(center, await center.createKey('call-taker', 'taker1'));
+    const supervisor = as(center, await center.createKey('supervisor'));
+    const metrics = as(center, await center.createKey('metrics'));
+    const admin = as(center, center.adminKey);
+
+    expect((await taker('PUT', '/takers/taker1/state', { state: 'available' })).statusCode).toBe(200);
+    const other = await taker('PUT', '/takers/taker2/state', { state: 'available' });
+    expect(other.statusCode).toBe(403);
+    expect(other.json().type).toContain('not-your-desk');
+    expect((await taker('GET', '/agencies')).statusCode).toBe(200);
+    expect((await taker('GET', '/live')).statusCode).toBe(403);
+
+    expect((await supervisor('GET', '/live')).statusCode).toBe(200);
+    expect((await supervisor('GET', '/rules')).statusCode).toBe(200);
+    expect(
+      (await supervisor('PUT', '/takers/taker2/state', { state: 'break', reason: 'briefing' })).statusCode,
+    ).toBe(200);
+    const rules = { rules: DEFAULT_RULES, comment: 'same as the defaults', author: 'rina' };
+    expect((await supervisor('POST', '/rules', rules)).statusCode).toBe(403);
+    expect((await admin('POST', '/rules', rules)).statusCode).toBe(201);
+
+    expect((await metrics('GET', '/live')).statusCode).toBe(403);
+    expect((await metrics('PUT', '/takers/taker1/state', { state: 'offline' })).statusCode).toBe(403);
+  });
+
+  it('writes every change a person makes to the audit log: who, what, when', async () => {
+    center = await startCallCenter({ takers: 1 });
+    const taker = as(center, await center.createKey('call-taker', 'taker1'));
+    expect(
+      (await taker('PUT', '/takers/taker1/state', { state: 'break', reason: 'prayer' })).statusCode,
+    ).toBe(200);
+    expect((await taker('GET', '/agencies')).statusCode).toBe(200);
+    expect((await taker('PUT', '/takers/taker1/state', { state: 'nonsense' })).statusCode).toBe(400);
+    const rows = await center.database.db.selectFrom('audit_log').selectAll().execute();
+    // Reads and refused requests change nothing and are not audited.
+    expect(rows).toHaveLength(1);
+    expect(rows[0]).toMatchObject({
+      actor: 'test call-taker',
+      role: 'call-taker',
+      method: 'PUT',
+      route: '/takers/:takerId/state',
+      url: '/takers/taker1/state',
+      status: 200,
+      body: { state: 'break', reason: 'prayer' },
+    });
+  });
+
+  it('slows down an address that keeps failing, never a valid key, and refuses a revoked key', async () => {
+    center = await startCallCenter({ takers: 1 });
+    const wrong = as(center, 's112_wrong');
+    const statuses: number[] = [];
+    for (let i = 0; i < 12; i++) statuses.push((await wrong('GET', '/live')).statusCode);
+    expect(statuses.slice(0, 10)).toEqual(Array(10).fill(401));
+    expect(statuses.slice(10)).toEqual([429, 429]);
+    // The same address with a valid key is served.
+    expect((await as(center, center.adminKey)('GET', '/live')).statusCode).toBe(200);
+
+    const key = await center.createKey('supervisor');
+    const keyRow = await center.database.db
+      .selectFrom('api_keys')
+      .select('id')
+      .where('role', '=', 'supervisor')
+      .executeTakeFirstOrThrow();
+    await center.database.db
+      .updateTable('api_keys')
+      .set({ revoked_at: new Date() })
+      .where('id', '=', keyRow.id)
+      .execute();
+    expect((await as(center, key)('GET', '/live')).statusCode).toBe(429);
+  });
+});
