@@ -18,7 +18,9 @@ import { CallerListCache } from './queues/caller-lists.ts';
 import { type DeskEvent, DeskEvents } from './queues/desk-events.ts';
 import { LeaderLease } from './queues/leader-lease.ts';
 import { type SupervisorNotice, SupervisorNotices } from './queues/supervisor-notices.ts';
+import { callReport } from './records/call-reports.ts';
 import { createCallRepository } from './records/call-repository.ts';
+import { allCalls, searchCalls } from './records/call-search.ts';
 import { createCallerListRepository } from './records/caller-list-repository.ts';
 import { createDatabase } from './records/database.ts';
 import { migrateToLatest } from './records/migrator.ts';
@@ -453,6 +455,13 @@ export async function startService(
           { limit, listOf: (number) => listed.get(number) ?? null },
         );
       },
+    },
+    records: {
+      search: (filter, page) => searchCalls(db, filter, page),
+      all: (filter) => allCalls(db, filter),
+      getCall: (callId) => calls.getCall(callId),
+      listCallEvents: (callId) => calls.listCallEvents(callId),
+      report: (range, by, timeZone) => callReport(db, range, by, timeZone),
     },
     desk: {
       agencies: config.calls.agencies,

@@ -11,6 +11,7 @@ import { healthRoutes, type ReadinessCheck } from './routes/health-routes.ts';
 import { type ListRoutesDeps, listRoutes } from './routes/list-routes.ts';
 import { type LiveRoutesDeps, liveRoutes } from './routes/live-routes.ts';
 import { type MetricsRoutesDeps, metricsRoutes } from './routes/metrics-routes.ts';
+import { type RecordRoutesDeps, recordRoutes } from './routes/record-routes.ts';
 import { type RuleRoutesDeps, ruleRoutes } from './routes/rule-routes.ts';
 import { type TakerRoutesDeps, takerRoutes } from './routes/taker-routes.ts';
 
@@ -26,6 +27,7 @@ export interface AppDeps {
   rules: RuleRoutesDeps;
   callbacks: CallbackRoutesDeps;
   desk: DeskRoutesDeps;
+  records: RecordRoutesDeps;
   /** This instance's Prometheus registry, served at `/metrics`. */
   metrics: MetricsRoutesDeps;
 }
@@ -64,6 +66,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(async (scope) => ruleRoutes(scope, deps.rules));
   await app.register(async (scope) => callbackRoutes(scope, deps.callbacks));
   await app.register(async (scope) => deskRoutes(scope, deps.desk));
+  await app.register(async (scope) => recordRoutes(scope, deps.records));
   await app.register(async (scope) => metricsRoutes(scope, deps.metrics));
   return app;
 }

@@ -41,6 +41,10 @@ const POLICY: ReadonlyMap<string, Access> = new Map(
     supervise('GET /rules/in-force'),
     supervise('GET /rules/schema'),
     supervise('GET /caller-lists'),
+    supervise('GET /calls'),
+    supervise('GET /calls/:callId'),
+    supervise('GET /exports/calls.csv'),
+    supervise('GET /reports/calls'),
   ].map(({ route, access }) => [route, access as Access]),
 );
 

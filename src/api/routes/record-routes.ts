@@ -1,0 +1,218 @@
+import type { FastifyInstance } from 'fastify';
+import { Type } from 'typebox';
+import type { CallEvent, CallRecord } from '../../records/call-record.ts';
+import type { ReportGrouping, ReportRow } from '../../records/call-reports.ts';
+import {
+  type CallFilter,
+  type CallRow,
+  CSV_COLUMNS,
+  type Cursor,
+  csvLine,
+  decodeCursor,
+  encodeCursor,
+} from '../../records/call-search.ts';
+import { normalizeCallerId } from '../../routing/caller-id.ts';
+import { ApiProblem, ProblemSchema } from '../problem.ts';
+
+/** What the record routes need: searches, one call's timeline, the export, reports. */
+export interface RecordRoutesDeps {
+  search(
+    filter: CallFilter,
+    page: { limit: number; after?: Cursor | undefined },
+  ): Promise<{
+    items: CallRow[];
+    next: Cursor | null;
+  }>;
+  all(filter: CallFilter): AsyncGenerator<CallRow[]>;
+  getCall(callId: string): Promise<CallRecord | undefined>;
+  listCallEvents(callId: string): Promise<CallEvent[]>;
+  report(range: { from: Date; to: Date }, by: ReportGrouping, timeZone: string): Promise<ReportRow[]>;
+}
+
+/** A search or report covers at most this long (an export too: a year of records). */
+const MAX_RANGE_DAYS = 366;
+
+const DateTime = (description: string) => Type.String({ format: 'date-time', description });
+const Filter = {
+  from: DateTime('first arrival (inclusive)'),
+  to: DateTime('end of the range (exclusive)'),
+  number: Type.Optional(Type.String({ maxLength: 40, description: 'caller number, any common form' })),
+  disposition: Type.Optional(
+    Type.Union(
+      ['connected', 'abandoned', 'released', 'silent', 'overflowed', 'failed', 'lost'].map((d) =>
+        Type.Literal(d),
+      ),
+    ),
+  ),
+  decision: Type.Optional(
+    Type.Union(['connect', 'connect-low', 'challenge', 'warn-and-release'].map((d) => Type.Literal(d))),
+  ),
+  verdict: Type.Optional(
+    Type.Union(['genuine', 'prank', 'silent', 'misdial', 'info', 'unknown'].map((v) => Type.Literal(v))),
+  ),
+  takerId: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9_.-]{1,64}$' })),
+  trunk: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9_-]{1,40}$' })),
+};
+type FilterQuery = {
+  from: string;
+  to: string;
+  number?: string;
+  disposition?: CallFilter['disposition'];
+  decision?: CallFilter['decision'];
+  verdict?: string;
+  takerId?: string;
+  trunk?: string;
+};
+
+function toFilter(query: FilterQuery): CallFilter {
+  const from = new Date(query.from);
+  const to = new Date(query.to);
+  if (to <= from)
+    throw new ApiProblem(400, 'invalid-range', 'querystring.to: must be later than querystring.from');
+  if (to.getTime() - from.getTime() > MAX_RANGE_DAYS * 24 * 3600_000) {
+    throw new ApiProblem(
+      400,
+      'invalid-range',
+      `querystring.to: a range covers at most ${MAX_RANGE_DAYS} days`,
+    );
+  }
+  let number: string | undefined;
+  if (query.number !== undefined) {
+    const identity = normalizeCallerId(query.number);
+    if (!identity.number)
+      throw new ApiProblem(400, 'invalid-number', 'querystring.number: not a usable phone number');
+    number = identity.number;
+  }
+  return {
+    from,
+    to,
+    number,
+    disposition: query.disposition,
+    decision: query.decision,
+    verdict: query.verdict,
+    takerId: query.takerId,
+    trunk: query.trunk,
+  };
+}
+
+const rowJson = (row: CallRow) => ({ ...row, arrivedAt: row.arrivedAt.toISOString() });
+
+export async function recordRoutes(app: FastifyInstance, deps: RecordRoutesDeps): Promise<void> {
+  /** Call records, newest first, a page at a time (`cursor` from the previous page's `next`). */
+  app.get<{ Querystring: FilterQuery & { limit?: number; cursor?: string } }>(
+    '/calls',
+    {
+      schema: {
+        querystring: Type.Object(
+          {
+            ...Filter,
+            limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 500, default: 50 })),
+            cursor: Type.Optional(Type.String({ maxLength: 200 })),
+          },
+          { additionalProperties: false },
+        ),
+        response: { 400: ProblemSchema },
+      },
+    },
+    async (request) => {
+      const filter = toFilter(request.query);
+      const after = request.query.cursor === undefined ? undefined : decodeCursor(request.query.cursor);
+      if (request.query.cursor !== undefined && !after) {
+        throw new ApiProblem(400, 'invalid-cursor', 'querystring.cursor: not a cursor this API gave out');
+      }
+      const { items, next } = await deps.search(filter, { limit: request.query.limit ?? 50, after });
+      return { items: items.map(rowJson), next: next ? encodeCursor(next) : null };
+    },
+  );
+
+  /** One call's record and its whole timeline. */
+  app.get<{ Params: { callId: string } }>(
+    '/calls/:callId',
+    {
+      schema: {
+        params: Type.Object({ callId: Type.String({ format: 'uuid' }) }),
+        response: { 404: ProblemSchema },
+      },
+    },
+    async (request) => {
+      const record = await deps.getCall(request.params.callId);
+      if (!record) throw new ApiProblem(404, 'call-not-found', `no call ${request.params.callId}`);
+      return { record, events: await deps.listCallEvents(record.id) };
+    },
+  );
+
+  /** The same search as CSV, streamed page by page: a year of records never sits in memory. */
+  app.get<{ Querystring: FilterQuery }>(
+    '/exports/calls.csv',
+    {
+      schema: {
+        querystring: Type.Object(Filter, { additionalProperties: false }),
+        response: { 400: ProblemSchema },
+      },
+    },
+    async (request, reply) => {
+      const filter = toFilter(request.query);
+      reply.hijack();
+      const out = reply.raw;
+      out.writeHead(200, {
+        'content-type': 'text/csv; charset=utf-8',
+        'content-disposition': 'attachment; filename="siaga112-calls.csv"',
+      });
+      out.write(`${CSV_COLUMNS.join(',')}\r\n`);
+      try {
+        for await (const page of deps.all(filter)) {
+          if (out.destroyed) return;
+          // Respect backpressure: wait for the client before reading the next page.
+          if (!out.write(page.map(csvLine).join(''))) {
+            await new Promise<void>((resolve) => {
+              out.once('drain', resolve);
+              out.once('close', resolve);
+            });
+          }
+        }
+        out.end();
+      } catch (error) {
+        request.log.error({ err: error }, 'CSV export failed midway');
+        out.destroy(error instanceof Error ? error : new Error(String(error)));
+      }
+    },
+  );
+
+  /** Calls by hour, day or trunk: offered, answered, abandoned, released, prank and silent shares, answer times, service level. */
+  app.get<{ Querystring: { from: string; to: string; by?: ReportGrouping; timeZone?: string } }>(
+    '/reports/calls',
+    {
+      schema: {
+        querystring: Type.Object(
+          {
+            from: Filter.from,
+            to: Filter.to,
+            by: Type.Optional(Type.Union([Type.Literal('hour'), Type.Literal('day'), Type.Literal('trunk')])),
+            timeZone: Type.Optional(
+              Type.String({
+                pattern: '^[A-Za-z]+(/[A-Za-z_]+)*$',
+                description: 'IANA time zone, default Asia/Jakarta',
+              }),
+            ),
+          },
+          { additionalProperties: false },
+        ),
+        response: { 400: ProblemSchema },
+      },
+    },
+    async (request) => {
+      const { from, to } = toFilter(request.query);
+      const timeZone = request.query.timeZone ?? 'Asia/Jakarta';
+      if (!Intl.supportedValuesOf('timeZone').includes(timeZone) && timeZone !== 'UTC') {
+        throw new ApiProblem(400, 'invalid-time-zone', `querystring.timeZone: unknown time zone ${timeZone}`);
+      }
+      return {
+        from,
+        to,
+        by: request.query.by ?? 'day',
+        timeZone,
+        rows: await deps.report({ from, to }, request.query.by ?? 'day', timeZone),
+      };
+    },
+  );
+}
