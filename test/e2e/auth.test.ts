@@ -105,4 +105,40 @@ describe('API keys and roles', () => {
       .execute();
     expect((await as(center, key)('GET', '/live')).statusCode).toBe(429);
   });
+
+  it('guards every route of the OpenAPI document: 401 without a key, 403 for a role without it', async () => {
+    center = await startCallCenter({ takers: 1 });
+    const document = (await as(center, null)('GET', '/openapi.json')).json() as {
+      paths: Record<string, Record<string, unknown>>;
+    };
+    const open = new Set(['GET /health', 'GET /ready']);
+    const metricsKey = await center.createKey('metrics');
+    const checked: string[] = [];
+    for (const [path, operations] of Object.entries(document.paths)) {
+      // A syntactically valid value for every path parameter.
+      const url = path
+        .replace('{callId}', '00000000-0000-4000-8000-000000000000')
+        .replace('{id}', '00000000-0000-4000-8000-000000000000')
+        .replace(/\{[^}]+\}/g, '1');
+      for (const method of Object.keys(operations)) {
+        const route = `${method.toUpperCase()} ${path}`;
+        const inject = (authorization: string) =>
+          center!.service.app.inject({
+            method: method.toUpperCase() as 'GET',
+            url,
+            headers: { authorization },
+          });
+        if (open.has(route)) {
+          expect((await inject('')).statusCode, route).not.toBe(401);
+          continue;
+        }
+        // 429 once this address has failed ten times in a minute: refused all the same.
+        expect([401, 429], route).toContain((await inject('')).statusCode);
+        if (route !== 'GET /metrics')
+          expect((await inject(`Bearer ${metricsKey}`)).statusCode, route).toBe(403);
+        checked.push(route);
+      }
+    }
+    expect(checked.length).toBeGreaterThan(25);
+  });
 });
