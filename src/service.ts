@@ -456,6 +456,25 @@ export async function startService(
         );
       },
     },
+    takerDirectory: {
+      list: () => takers.listTakers(),
+      put: async (taker) => {
+        const holder = await takers.findTakerByEndpoint(taker.endpoint);
+        if (holder && holder.id !== taker.id) return 'endpoint-taken';
+        return takers.upsertTaker(taker);
+      },
+      signOff: async (takerId) => {
+        const taker = await takers.getTaker(takerId);
+        if (!taker) return true;
+        const result = await queue.setTakerState(taker.id, 'offline', {
+          endpoint: taker.endpoint,
+          skills: taker.skills,
+          reason: 'deactivated',
+          guard: true,
+        });
+        return !result.busy;
+      },
+    },
     records: {
       search: (filter, page) => searchCalls(db, filter, page),
       all: (filter) => allCalls(db, filter),

@@ -13,6 +13,7 @@ import { type LiveRoutesDeps, liveRoutes } from './routes/live-routes.ts';
 import { type MetricsRoutesDeps, metricsRoutes } from './routes/metrics-routes.ts';
 import { type RecordRoutesDeps, recordRoutes } from './routes/record-routes.ts';
 import { type RuleRoutesDeps, ruleRoutes } from './routes/rule-routes.ts';
+import { type TakerDirectoryDeps, takerDirectoryRoutes } from './routes/taker-directory-routes.ts';
 import { type TakerRoutesDeps, takerRoutes } from './routes/taker-routes.ts';
 
 export interface AppDeps {
@@ -28,6 +29,7 @@ export interface AppDeps {
   callbacks: CallbackRoutesDeps;
   desk: DeskRoutesDeps;
   records: RecordRoutesDeps;
+  takerDirectory: TakerDirectoryDeps;
   /** This instance's Prometheus registry, served at `/metrics`. */
   metrics: MetricsRoutesDeps;
 }
@@ -67,6 +69,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(async (scope) => callbackRoutes(scope, deps.callbacks));
   await app.register(async (scope) => deskRoutes(scope, deps.desk));
   await app.register(async (scope) => recordRoutes(scope, deps.records));
+  await app.register(async (scope) => takerDirectoryRoutes(scope, deps.takerDirectory));
   await app.register(async (scope) => metricsRoutes(scope, deps.metrics));
   return app;
 }

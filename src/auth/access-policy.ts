@@ -41,6 +41,7 @@ const POLICY: ReadonlyMap<string, Access> = new Map(
     supervise('GET /rules/in-force'),
     supervise('GET /rules/schema'),
     supervise('GET /caller-lists'),
+    supervise('GET /takers'),
     supervise('GET /calls'),
     supervise('GET /calls/:callId'),
     supervise('GET /exports/calls.csv'),
