@@ -52,6 +52,8 @@ export interface Config {
     /** Waits before each retry after an attempt that did not reach the caller; its length caps retries. */
     readonly retryDelaysMs: readonly number[];
   };
+  /** Personal data: caller numbers older than `retentionDays` (0: never) are pseudonymized. */
+  readonly privacy: { readonly retentionDays: number; readonly pseudonymKey: string | null };
   readonly distribution: {
     readonly agingSeconds: number;
     readonly skillFallbackSeconds: number;
@@ -140,6 +142,13 @@ const agencyDirectory = (name: string, fallback: string): Variable<Agency[]> => 
     }
     return agencies.length > 0 ? agencies : undefined;
   },
+});
+
+const optionalSecret = (name: string): Variable<string | null> => ({
+  name,
+  fallback: 'none',
+  expected: 'at least 16 characters, or none',
+  parse: (raw) => (raw.trim() === 'none' ? null : raw.trim().length >= 16 ? raw.trim() : undefined),
 });
 
 const oneOf = <T extends string>(name: string, values: readonly T[], fallback: T): Variable<T> => ({
@@ -258,6 +267,8 @@ export const variables = {
   silentPromptMedia: list('SILENT_PROMPT_MEDIA', 'sound:siaga112/silent-press-5'),
   silenceWindowSeconds: integer('SILENCE_WINDOW_SECONDS', 8, 0, 120),
   silentReleaseSeconds: integer('SILENT_RELEASE_SECONDS', 60, 1, 3600),
+  retentionDays: integer('RETENTION_DAYS', 365, 0, 3650),
+  pseudonymKey: { ...optionalSecret('PSEUDONYM_KEY'), secret: true },
   agencies: agencyDirectory('AGENCIES', DEFAULT_AGENCIES),
   agencyRingSeconds: integer('AGENCY_RING_SECONDS', 30, 1, 120),
 } as const;
@@ -319,6 +330,7 @@ export function loadConfig(env: Env = process.env): Config {
       ringSeconds: read(env, callbackVariables.callbackRingSeconds),
       retryDelaysMs: read(env, callbackVariables.callbackRetryMinutes),
     },
+    privacy: { retentionDays: read(env, v.retentionDays), pseudonymKey: read(env, v.pseudonymKey) },
     distribution: {
       agingSeconds: read(env, v.agingSeconds),
       skillFallbackSeconds: read(env, v.skillFallbackSeconds),

@@ -25,6 +25,7 @@ import { createCallerListRepository } from './records/caller-list-repository.ts'
 import { createDatabase } from './records/database.ts';
 import { migrateToLatest } from './records/migrator.ts';
 import { createRecordWriter, type RecordWriter, startRecordWorker } from './records/record-writer.ts';
+import { startRetention } from './records/retention.ts';
 import { createRuleSetRepository } from './records/rule-set-repository.ts';
 import { startTakerEventDrain } from './records/taker-event-drain.ts';
 import { createTakerEventRepository } from './records/taker-event-repository.ts';
@@ -91,6 +92,13 @@ export async function startService(
     logger,
   });
 
+  const retention = startRetention({
+    db,
+    days: config.privacy.retentionDays,
+    key: config.privacy.pseudonymKey,
+    schemaReady: migrated.done,
+    logger: logger.child({ component: 'privacy' }),
+  });
   const takerEventDrain = startTakerEventDrain({
     redisUrl: config.redis.url,
     prefix: config.redis.keyPrefix,
@@ -524,6 +532,7 @@ export async function startService(
         await ari.close();
         metrics.close();
         verdictDeadline.stop();
+        retention.stop();
         await recorder.close();
         await recordWorker.close();
         await takerEventDrain.close();
