@@ -34,6 +34,8 @@ const POLICY: ReadonlyMap<string, Access> = new Map(
     { route: 'GET /agencies', access: { roles: ['call-taker', 'supervisor', 'admin'], ownTaker: false } },
     supervise('GET /live'),
     supervise('GET /live/notices'),
+    supervise('GET /live/stream'),
+    supervise('GET /callers/:number/history'),
     supervise('GET /takers/presence'),
     supervise('GET /callbacks'),
     supervise('POST /calls/:callId/monitor'),

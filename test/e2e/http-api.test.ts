@@ -117,4 +117,48 @@ describe('the HTTP API of a running service', () => {
     }, '/ready to answer 503');
     expect(reply.json()).toEqual({ ready: false, checks: { ari: false, redis: true, postgres: true } });
   });
+
+  it('streams the live state as server-sent events, pushing a change when a taker logs on', async () => {
+    const api = await center.service.app.listen({ host: '127.0.0.1', port: 0 });
+    const controller = new AbortController();
+    const response = await fetch(`${api}/live/stream`, {
+      signal: controller.signal,
+      headers: { authorization: `Bearer ${center.adminKey}` },
+    });
+    expect(response.headers.get('content-type')).toMatch(/^text\/event-stream/);
+    const states: Array<{ takersByState: Record<string, number> }> = [];
+    const reader = response.body!.pipeThrough(new TextDecoderStream()).getReader();
+    const reading = (async () => {
+      let buffer = '';
+      for (;;) {
+        const { value, done } = await reader.read().catch(() => ({ value: undefined, done: true }));
+        if (done) return;
+        buffer += value;
+        for (let end = buffer.indexOf('\n\n'); end >= 0; end = buffer.indexOf('\n\n')) {
+          const data = /^data: (.+)$/m.exec(buffer.slice(0, end))?.[1];
+          if (data) states.push(JSON.parse(data));
+          buffer = buffer.slice(end + 2);
+        }
+      }
+    })();
+    await eventually(() => states.length >= 1, 'the first live state');
+    const availableBefore = states[0]!.takersByState.available ?? 0;
+    await center.service.app.inject({
+      method: 'PUT',
+      url: '/takers/taker1/state',
+      payload: { state: 'offline' },
+    });
+    await center.service.app.inject({
+      method: 'PUT',
+      url: '/takers/taker1/state',
+      payload: { state: 'available' },
+    });
+    await eventually(
+      () =>
+        states.some((state) => (state.takersByState.available ?? 0) !== availableBefore || states.length > 1),
+      'a pushed change',
+    );
+    controller.abort();
+    await reading;
+  });
 });

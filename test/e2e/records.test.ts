@@ -103,6 +103,21 @@ describe('call records for supervisors', () => {
     expect(badCursor.json().detail).toMatch(/^querystring\.cursor: /);
     const badNumber = await get(center, `/calls?${range}&number=hello`);
     expect(badNumber.json().detail).toMatch(/^querystring\.number: /);
+
+    // A caller's history (the last 30 days): their calls and the verdicts given.
+    const recentCall = answeredAfter(new Date(Date.now() - 3600_000).toISOString(), 4, 30, {
+      callerNumber: '+6281300000009',
+    });
+    await center.calls.applyUpdates([{ record: { ...recentCall, version: 3 }, events: [] }]);
+    await center.database.db
+      .updateTable('calls')
+      .set({ verdict: 'genuine' })
+      .where('id', '=', recentCall.id)
+      .execute();
+    const history = (await get(center, '/callers/081300000009/history')).json();
+    expect(history).toMatchObject({ number: '+6281300000009', verdicts: { genuine: 1 } });
+    expect(history.calls.map((c: { id: string }) => c.id)).toEqual([recentCall.id]);
+    expect((await get(center, '/callers/hello/history')).json().detail).toMatch(/^params\.number: /);
   });
 
   it('reports by hour, day and trunk with the figures of the records', async () => {

@@ -43,43 +43,47 @@ const NoticesQuery = Type.Object({ limit: Type.Optional(Type.Integer({ minimum: 
 
 /** `GET /live`: the queue per priority with wait times and every taker's state, from Redis. */
 export async function liveRoutes(app: FastifyInstance, deps: LiveRoutesDeps): Promise<void> {
-  app.get('/live', { schema: { response: { 200: LiveState } } }, async () => {
-    const [waiting, takers] = await Promise.all([deps.waiting(), deps.takers()]);
-    const now = deps.now();
-    const byPriority = { urgent: [], normal: [], low: [] } as Record<
-      (typeof PRIORITY_NAMES)[number],
-      Array<{
-        callId: string;
-        priority: (typeof PRIORITY_NAMES)[number];
-        category: string | null;
-        waitingMs: number;
-      }>
-    >;
-    for (const call of waiting) {
-      const priority = PRIORITY_NAMES[call.level];
-      byPriority[priority].push({
-        callId: call.callId,
-        priority,
-        category: call.category,
-        waitingMs: Math.max(0, now - call.enqueuedAt),
-      });
-    }
-    const takersByState: Record<string, number> = {};
-    for (const t of takers) takersByState[t.state] = (takersByState[t.state] ?? 0) + 1;
-    return {
-      at: new Date(now).toISOString(),
-      waiting: byPriority,
-      longestWaitMs: Math.max(0, ...waiting.map((c) => now - c.enqueuedAt)),
-      takers: takers.map((t) => ({
-        takerId: t.takerId,
-        state: t.state,
-        reason: t.reason,
-        callId: t.callId,
-        inStateMs: Math.max(0, now - t.since),
-        reachable: t.reachable,
-      })),
-      takersByState,
+  app.get('/live', { schema: { response: { 200: LiveState } } }, async () => liveState(deps));
+
+  /**
+   * The same state as server-sent events: a `live` event at once and whenever a call joins or
+   * leaves the queue or a taker changes state (checked every second), so a wallboard needs no polling.
+   */
+  const openStreams = new Set<() => void>();
+  app.addHook('onClose', async () => {
+    for (const end of openStreams) end();
+  });
+  app.get('/live/stream', async (request, reply) => {
+    reply.hijack();
+    const out = reply.raw;
+    out.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache' });
+    let last = '';
+    const push = async () => {
+      try {
+        const state = await liveState(deps);
+        // What changed, not the clock: the waiting calls and each taker's state.
+        const shape = JSON.stringify({
+          waiting: Object.values(state.waiting).map((calls) => calls.map((call) => call.callId)),
+          takers: state.takers.map((t) => [t.takerId, t.state, t.callId, t.reachable]),
+        });
+        if (shape !== last) {
+          last = shape;
+          out.write(`event: live\ndata: ${JSON.stringify(state)}\n\n`);
+        } else out.write(': unchanged\n\n');
+      } catch (error) {
+        request.log.warn({ err: error }, 'live stream: could not read the state');
+      }
     };
+    await push();
+    const timer = setInterval(() => void push(), LIVE_STREAM_MS);
+    timer.unref();
+    const end = () => {
+      clearInterval(timer);
+      openStreams.delete(end);
+      out.end();
+    };
+    openStreams.add(end);
+    request.raw.on('close', end);
   });
 
   app.get<{ Querystring: { limit?: number } }>(
@@ -87,4 +91,46 @@ export async function liveRoutes(app: FastifyInstance, deps: LiveRoutesDeps): Pr
     { schema: { querystring: NoticesQuery } },
     async (request) => deps.notices(request.query.limit ?? 50),
   );
+}
+
+const LIVE_STREAM_MS = 1000;
+
+/** The queue per priority with wait times and every taker's state, from Redis. */
+async function liveState(deps: LiveRoutesDeps) {
+  const [waiting, takers] = await Promise.all([deps.waiting(), deps.takers()]);
+  const now = deps.now();
+  const byPriority = { urgent: [], normal: [], low: [] } as Record<
+    (typeof PRIORITY_NAMES)[number],
+    Array<{
+      callId: string;
+      priority: (typeof PRIORITY_NAMES)[number];
+      category: string | null;
+      waitingMs: number;
+    }>
+  >;
+  for (const call of waiting) {
+    const priority = PRIORITY_NAMES[call.level];
+    byPriority[priority].push({
+      callId: call.callId,
+      priority,
+      category: call.category,
+      waitingMs: Math.max(0, now - call.enqueuedAt),
+    });
+  }
+  const takersByState: Record<string, number> = {};
+  for (const t of takers) takersByState[t.state] = (takersByState[t.state] ?? 0) + 1;
+  return {
+    at: new Date(now).toISOString(),
+    waiting: byPriority,
+    longestWaitMs: Math.max(0, ...waiting.map((c) => now - c.enqueuedAt)),
+    takers: takers.map((t) => ({
+      takerId: t.takerId,
+      state: t.state,
+      reason: t.reason,
+      callId: t.callId,
+      inStateMs: Math.max(0, now - t.since),
+      reachable: t.reachable,
+    })),
+    takersByState,
+  };
 }

@@ -29,6 +29,7 @@ export interface RecordRoutesDeps {
   report(range: { from: Date; to: Date }, by: ReportGrouping, timeZone: string): Promise<ReportRow[]>;
 }
 
+const CALLER_HISTORY_DAYS = 30;
 /** A search or report covers at most this long (an export too: a year of records). */
 const MAX_RANGE_DAYS = 366;
 
@@ -138,6 +139,27 @@ export async function recordRoutes(app: FastifyInstance, deps: RecordRoutesDeps)
       const record = await deps.getCall(request.params.callId);
       if (!record) throw new ApiProblem(404, 'call-not-found', `no call ${request.params.callId}`);
       return { record, events: await deps.listCallEvents(record.id) };
+    },
+  );
+
+  /** A caller's last 30 days: their calls, newest first, and the verdicts call takers gave. */
+  app.get<{ Params: { number: string } }>(
+    '/callers/:number/history',
+    {
+      schema: {
+        params: Type.Object({ number: Type.String({ maxLength: 40, description: 'any common form' }) }),
+        response: { 400: ProblemSchema },
+      },
+    },
+    async (request) => {
+      const number = normalizeCallerId(request.params.number).number;
+      if (!number) throw new ApiProblem(400, 'invalid-number', 'params.number: not a usable phone number');
+      const to = new Date(Date.now() + 60_000);
+      const from = new Date(to.getTime() - CALLER_HISTORY_DAYS * 24 * 3600_000);
+      const { items } = await deps.search({ from, to, number }, { limit: 200 });
+      const verdicts: Record<string, number> = {};
+      for (const call of items) if (call.verdict) verdicts[call.verdict] = (verdicts[call.verdict] ?? 0) + 1;
+      return { number, days: CALLER_HISTORY_DAYS, calls: items.map(rowJson), verdicts };
     },
   );
 
