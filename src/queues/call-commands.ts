@@ -82,8 +82,13 @@ export class CallCommandBus {
     } catch {
       return;
     }
-    const result =
-      (await this.#handler?.(request.callId, request.takerId, request.command)) ?? 'unknown-call';
+    let result: CommandResult;
+    try {
+      result = (await this.#handler?.(request.callId, request.takerId, request.command)) ?? 'unknown-call';
+    } catch {
+      // An ARI or Redis failure midway: the desk hears "try again", and this process lives on.
+      result = 'unavailable';
+    }
     // Every instance hears every request; only the one that has the call answers.
     if (result === 'unknown-call') return;
     await this.#redis

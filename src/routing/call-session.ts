@@ -1001,7 +1001,15 @@ export class CallSession {
       await this.#ignoreGone(this.#ctx.ari.hangup(snapshot.takerChannelId));
     }
     // Free the taker only once their leg is hung up: their phone never holds two calls.
-    await this.#releaseTaker(takerId);
+    try {
+      await this.#releaseTaker(takerId);
+    } catch (error) {
+      // Redis away: the taker stays on-call in the queue until a supervisor sets their state.
+      this.#ctx.logger.error(
+        { err: error, callId: this.callId, takerId },
+        'could not free the taker after a hand-over',
+      );
+    }
   }
 
   /** The screen pop: who is calling, on which trunk, what the IVR and screening found. */
