@@ -404,7 +404,7 @@ export async function startService(
     calls: {
       setVerdict: async (callId, verdict, takerId, filed) => {
         const result = await calls.setVerdict(callId, verdict, takerId, new Date(clock.now()), filed);
-        if (result?.answered) {
+        if (result?.answered && !result.refused) {
           appendEvent(callId, 'verdict', {
             verdict,
             takerId,

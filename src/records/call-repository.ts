@@ -39,8 +39,13 @@ export interface CallRepository {
     verdict: Verdict,
     by: string,
     at: Date,
-    filed?: { note?: string | undefined; incidentCategory?: IncidentCategory | undefined },
-  ): Promise<{ answered: boolean; callerNumber: string | null } | undefined>;
+    filed?: {
+      note?: string | undefined;
+      incidentCategory?: IncidentCategory | undefined;
+      /** Store only if this taker answered the call (a call taker judges their own calls). */
+      onlyIfTakenBy?: string | undefined;
+    },
+  ): Promise<{ answered: boolean; callerNumber: string | null; refused?: boolean } | undefined>;
   /**
    * Answered calls that ended before `endedBefore` (their wrap-up is over) and still have no
    * verdict get `unknown`, flagged as filled automatically; returns their ids.
@@ -306,11 +311,14 @@ export function createCallRepository(db: Kysely<Database>): CallRepository {
     async setVerdict(callId, verdict, by, at, filed = {}) {
       const call = await db
         .selectFrom('calls')
-        .select(['connected_at', 'caller_number'])
+        .select(['connected_at', 'caller_number', 'taker_id'])
         .where('id', '=', callId)
         .executeTakeFirst();
       if (!call) return undefined;
       if (call.connected_at === null) return { answered: false, callerNumber: call.caller_number };
+      if (filed.onlyIfTakenBy !== undefined && call.taker_id !== filed.onlyIfTakenBy) {
+        return { answered: true, callerNumber: call.caller_number, refused: true };
+      }
       await db
         .updateTable('calls')
         .set({

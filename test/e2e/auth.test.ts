@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { DEFAULT_RULES } from '../../src/routing/screening.ts';
-import { type CallCenterUnderTest, startCallCenter } from './call-center-harness.ts';
+import { type CallCenterUnderTest, eventually, startCallCenter } from './call-center-harness.ts';
 
 let center: CallCenterUnderTest | undefined;
 afterEach(async () => {
@@ -140,5 +140,29 @@ describe('API keys and roles', () => {
       }
     }
     expect(checked.length).toBeGreaterThan(25);
+  });
+
+  it('lets a call taker judge only the calls they answered', async () => {
+    center = await startCallCenter({ takers: 2 });
+    center.emulator.setEndpoint('PJSIP/taker1', { answer: 'after', delayMs: 10, hangupAfterMs: 30 });
+    await center.makeAvailable('taker1');
+    const call = center.emulator.placeCall({ from: '081244440000' });
+    await call.ended;
+    const row = await eventually(async () => {
+      const found = await center!.database.db
+        .selectFrom('calls')
+        .select(['id', 'disposition'])
+        .where('caller_channel_id', '=', call.channelId)
+        .executeTakeFirst();
+      return found?.disposition ? found : undefined;
+    }, 'the record');
+    const verdict = (key: string, takerId: string) =>
+      as(center!, key)('PUT', `/calls/${row.id}/verdict`, { verdict: 'prank', takerId });
+    const colleague = await verdict(await center.createKey('call-taker', 'taker2'), 'taker2');
+    expect(colleague.statusCode).toBe(403);
+    expect(colleague.json().type).toContain('not-your-call');
+    expect((await verdict(await center.createKey('call-taker', 'taker1'), 'taker1')).statusCode).toBe(200);
+    // A supervisor may judge any call.
+    expect((await verdict(await center.createKey('supervisor'), 'sup1')).statusCode).toBe(200);
   });
 });

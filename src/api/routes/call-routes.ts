@@ -14,8 +14,12 @@ export interface CallRoutesDeps {
     callId: string,
     verdict: Verdict,
     takerId: string,
-    filed: { note?: string | undefined; incidentCategory?: IncidentCategory | undefined },
-  ): Promise<{ answered: boolean; callerNumber: string | null } | undefined>;
+    filed: {
+      note?: string | undefined;
+      incidentCategory?: IncidentCategory | undefined;
+      onlyIfTakenBy?: string | undefined;
+    },
+  ): Promise<{ answered: boolean; callerNumber: string | null; refused?: boolean } | undefined>;
   /** Feeds the caller's screening history at once (the next call of that number sees it). */
   recordVerdict(callerNumber: string, callId: string, verdict: Verdict): Promise<void>;
 }
@@ -48,14 +52,29 @@ export async function callRoutes(app: FastifyInstance, deps: CallRoutesDeps): Pr
       schema: {
         params: CallParams,
         body: VerdictBody,
-        response: { 200: VerdictReply, 400: ProblemSchema, 404: ProblemSchema, 409: ProblemSchema },
+        response: {
+          200: VerdictReply,
+          400: ProblemSchema,
+          403: ProblemSchema,
+          404: ProblemSchema,
+          409: ProblemSchema,
+        },
       },
     },
     async (request) => {
       const { callId } = request.params;
       const { verdict, takerId, note, incidentCategory } = request.body;
-      const result = await deps.setVerdict(callId, verdict, takerId, { note, incidentCategory });
+      // A call taker judges the calls they answered; supervisors may judge any.
+      const onlyIfTakenBy = request.principal?.role === 'call-taker' ? takerId : undefined;
+      const result = await deps.setVerdict(callId, verdict, takerId, {
+        note,
+        incidentCategory,
+        onlyIfTakenBy,
+      });
       if (!result) throw new ApiProblem(404, 'call-not-found', `no call ${callId}`);
+      if (result.refused) {
+        throw new ApiProblem(403, 'not-your-call', `call ${callId} was answered by another call taker`);
+      }
       if (!result.answered) {
         throw new ApiProblem(409, 'call-not-answered', `call ${callId} was not answered by a call taker`);
       }
