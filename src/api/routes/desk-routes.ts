@@ -3,6 +3,7 @@ import { Type } from 'typebox';
 import type { Agency } from '../../config.ts';
 import type { CallCommand, CommandResult } from '../../queues/call-commands.ts';
 import type { DeskEvent } from '../../queues/desk-events.ts';
+import { eventStreams } from '../event-stream.ts';
 import { ApiProblem, ProblemSchema } from '../problem.ts';
 
 /** What a call taker's desk needs: the live event stream, the agency directory, call controls. */
@@ -16,12 +17,16 @@ export interface DeskRoutesDeps {
   command(callId: string, takerId: string, command: CallCommand): Promise<CommandResult>;
 }
 
-/** Keeps proxies from closing a quiet stream, and shows the desk the stream is alive. */
-const HEARTBEAT_MS = 15_000;
-
 const TakerId = Type.String({ pattern: '^[A-Za-z0-9_.-]{1,64}$', description: 'the call taker' });
 const CallParams = Type.Object({ callId: Type.String({ format: 'uuid', description: 'the call id' }) });
 const Accepted = Type.Object({ callId: Type.String(), accepted: Type.Boolean() });
+const COMMAND_RESPONSES = {
+  202: Accepted,
+  400: ProblemSchema,
+  404: ProblemSchema,
+  409: ProblemSchema,
+  503: ProblemSchema,
+};
 
 const REFUSALS: Record<Exclude<CommandResult, 'ok' | 'unknown-call' | 'unavailable'>, string> = {
   'not-connected': 'the call is not connected to a call taker now',
@@ -32,11 +37,30 @@ const REFUSALS: Record<Exclude<CommandResult, 'ok' | 'unknown-call' | 'unavailab
 };
 
 export async function deskRoutes(app: FastifyInstance, deps: DeskRoutesDeps): Promise<void> {
-  // Open desk streams end when the server closes (they would hold it open otherwise).
-  const openStreams = new Set<() => void>();
-  app.addHook('onClose', async () => {
-    for (const end of openStreams) end();
-  });
+  const openStream = eventStreams(app);
+
+  /** Sends a command to the instance that has the call; its answer, as HTTP. */
+  async function carryOut(callId: string, actor: string, command: CallCommand) {
+    if (!(await deps.callIsLive(callId)))
+      throw new ApiProblem(404, 'call-not-found', `no live call ${callId}`);
+    const result = await deps.command(callId, actor, command);
+    switch (result) {
+      case 'ok':
+        return { callId, accepted: true };
+      case 'unknown-call':
+        throw new ApiProblem(404, 'call-not-found', `no live call ${callId}`);
+      case 'unavailable':
+        throw new ApiProblem(
+          503,
+          'call-control-unavailable',
+          'no instance controlling calls answered; try again',
+        );
+      case 'unknown-agency':
+        throw new ApiProblem(400, 'unknown-agency', REFUSALS[result]);
+      default:
+        throw new ApiProblem(409, result, REFUSALS[result]);
+    }
+  }
 
   app.get('/agencies', async () => deps.agencies);
 
@@ -52,27 +76,10 @@ export async function deskRoutes(app: FastifyInstance, deps: DeskRoutesDeps): Pr
       if (!(await deps.takerExists(takerId))) {
         throw new ApiProblem(404, 'taker-not-found', `no call taker ${takerId}`);
       }
-      reply.hijack();
-      const out = reply.raw;
-      out.writeHead(200, {
-        'content-type': 'text/event-stream; charset=utf-8',
-        'cache-control': 'no-cache',
-        connection: 'keep-alive',
-      });
-      out.write(`event: ready\ndata: ${JSON.stringify({ takerId })}\n\n`);
-      const stop = await deps.listen(takerId, (event) => {
-        out.write(`event: ${event.type}\ndata: ${JSON.stringify(event)}\n\n`);
-      });
-      const heartbeat = setInterval(() => out.write(': heartbeat\n\n'), HEARTBEAT_MS);
-      heartbeat.unref();
-      const end = () => {
-        clearInterval(heartbeat);
-        stop();
-        openStreams.delete(end);
-        out.end();
-      };
-      openStreams.add(end);
-      request.raw.on('close', end);
+      const stream = openStream(request, reply);
+      stream.send('ready', { takerId });
+      const stop = await deps.listen(takerId, (event) => stream.send(event.type, event));
+      stream.onEnd(stop);
     },
   );
 
@@ -96,36 +103,19 @@ export async function deskRoutes(app: FastifyInstance, deps: DeskRoutesDeps): Pr
           },
           { additionalProperties: false },
         ),
-        response: {
-          202: Accepted,
-          400: ProblemSchema,
-          404: ProblemSchema,
-          409: ProblemSchema,
-          503: ProblemSchema,
-        },
+        response: COMMAND_RESPONSES,
       },
     },
     async (request, reply) => {
       const { callId } = request.params;
       const { supervisorId, endpoint, mode } = request.body;
-      if (!(await deps.callIsLive(callId)))
-        throw new ApiProblem(404, 'call-not-found', `no live call ${callId}`);
-      const result = await deps.command(callId, supervisorId, {
+      const accepted = await carryOut(callId, supervisorId, {
         kind: 'monitor',
         supervisorId,
         endpoint,
         mode,
       });
-      if (result === 'ok') return reply.status(202).send({ callId, accepted: true });
-      if (result === 'unknown-call') throw new ApiProblem(404, 'call-not-found', `no live call ${callId}`);
-      if (result === 'unavailable') {
-        throw new ApiProblem(
-          503,
-          'call-control-unavailable',
-          'no instance controlling calls answered; try again',
-        );
-      }
-      throw new ApiProblem(409, 'not-connected', 'the call is not connected to a call taker now');
+      return reply.status(202).send(accepted);
     },
   );
 
@@ -176,13 +166,7 @@ export async function deskRoutes(app: FastifyInstance, deps: DeskRoutesDeps): Pr
         schema: {
           params: CallParams,
           body: control.body,
-          response: {
-            202: Accepted,
-            400: ProblemSchema,
-            404: ProblemSchema,
-            409: ProblemSchema,
-            503: ProblemSchema,
-          },
+          response: COMMAND_RESPONSES,
         },
       },
       async (request, reply) => {
@@ -191,20 +175,7 @@ export async function deskRoutes(app: FastifyInstance, deps: DeskRoutesDeps): Pr
         if (command.kind === 'conference' && !deps.agencies.some((a) => a.id === command.agencyId)) {
           throw new ApiProblem(400, 'unknown-agency', REFUSALS['unknown-agency']);
         }
-        if (!(await deps.callIsLive(callId)))
-          throw new ApiProblem(404, 'call-not-found', `no live call ${callId}`);
-        const result = await deps.command(callId, request.body.takerId, command);
-        if (result === 'ok') return reply.status(202).send({ callId, accepted: true });
-        if (result === 'unknown-call') throw new ApiProblem(404, 'call-not-found', `no live call ${callId}`);
-        if (result === 'unavailable') {
-          throw new ApiProblem(
-            503,
-            'call-control-unavailable',
-            'no instance controlling calls answered; try again',
-          );
-        }
-        if (result === 'unknown-agency') throw new ApiProblem(400, 'unknown-agency', REFUSALS[result]);
-        throw new ApiProblem(409, result, REFUSALS[result]);
+        return reply.status(202).send(await carryOut(callId, request.body.takerId, command));
       },
     );
   }

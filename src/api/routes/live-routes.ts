@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
 import type { TakerPresence, WaitingCall } from '../../queues/call-queue.ts';
 import type { SupervisorNotice } from '../../queues/supervisor-notices.ts';
+import { eventStreams } from '../event-stream.ts';
 
 /** What the live view needs: the queue and takers as Redis has them, and recent notices. */
 export interface LiveRoutesDeps {
@@ -49,14 +50,9 @@ export async function liveRoutes(app: FastifyInstance, deps: LiveRoutesDeps): Pr
    * The same state as server-sent events: a `live` event at once and whenever a call joins or
    * leaves the queue or a taker changes state (checked every second), so a wallboard needs no polling.
    */
-  const openStreams = new Set<() => void>();
-  app.addHook('onClose', async () => {
-    for (const end of openStreams) end();
-  });
+  const openStream = eventStreams(app);
   app.get('/live/stream', async (request, reply) => {
-    reply.hijack();
-    const out = reply.raw;
-    out.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache' });
+    const stream = openStream(request, reply);
     let last = '';
     const push = async () => {
       try {
@@ -66,10 +62,9 @@ export async function liveRoutes(app: FastifyInstance, deps: LiveRoutesDeps): Pr
           waiting: Object.values(state.waiting).map((calls) => calls.map((call) => call.callId)),
           takers: state.takers.map((t) => [t.takerId, t.state, t.callId, t.reachable]),
         });
-        if (shape !== last) {
-          last = shape;
-          out.write(`event: live\ndata: ${JSON.stringify(state)}\n\n`);
-        } else out.write(': unchanged\n\n');
+        if (shape === last) return;
+        last = shape;
+        stream.send('live', state);
       } catch (error) {
         request.log.warn({ err: error }, 'live stream: could not read the state');
       }
@@ -77,13 +72,7 @@ export async function liveRoutes(app: FastifyInstance, deps: LiveRoutesDeps): Pr
     await push();
     const timer = setInterval(() => void push(), LIVE_STREAM_MS);
     timer.unref();
-    const end = () => {
-      clearInterval(timer);
-      openStreams.delete(end);
-      out.end();
-    };
-    openStreams.add(end);
-    request.raw.on('close', end);
+    stream.onEnd(() => clearInterval(timer));
   });
 
   app.get<{ Querystring: { limit?: number } }>(

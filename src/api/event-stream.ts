@@ -1,0 +1,53 @@
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+
+/** Keeps proxies from closing a quiet stream, and shows the client the stream is alive. */
+const HEARTBEAT_MS = 15_000;
+
+export interface EventStream {
+  send(event: string, data: unknown): void;
+  /** Runs when the client goes away or the server closes. */
+  onEnd(cleanup: () => void): void;
+}
+
+/**
+ * Server-sent events for the routes of one plugin: `open` turns a request into a stream with
+ * heartbeats; every open stream ends when the server closes (it would hold it open otherwise).
+ */
+export function eventStreams(
+  app: FastifyInstance,
+): (request: FastifyRequest, reply: FastifyReply) => EventStream {
+  const open = new Set<() => void>();
+  app.addHook('onClose', async () => {
+    for (const end of open) end();
+  });
+  return (request, reply) => {
+    reply.hijack();
+    const out = reply.raw;
+    out.writeHead(200, {
+      'content-type': 'text/event-stream; charset=utf-8',
+      'cache-control': 'no-cache',
+      connection: 'keep-alive',
+    });
+    const cleanups: Array<() => void> = [];
+    const heartbeat = setInterval(() => out.write(': heartbeat\n\n'), HEARTBEAT_MS);
+    heartbeat.unref();
+    const end = () => {
+      if (!open.delete(end)) return;
+      clearInterval(heartbeat);
+      for (const cleanup of cleanups) cleanup();
+      out.end();
+    };
+    open.add(end);
+    request.raw.on('close', end);
+    return {
+      send: (event, data) => {
+        out.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
+      },
+      onEnd: (cleanup) => {
+        // Already gone (the client left while the route was still setting up): clean up now.
+        if (open.has(end)) cleanups.push(cleanup);
+        else cleanup();
+      },
+    };
+  };
+}
