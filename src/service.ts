@@ -245,7 +245,7 @@ export async function startService(
     connection: bullConnection,
     ari,
     queue,
-    recorder,
+    timeline,
     isBlocked: async (number) => (await callerLists.lookup(number, clock.now())) === 'block',
     findTaker: (takerId) => takers.getTaker(takerId),
     requestDispatch: () => center.requestDispatch(),
@@ -378,7 +378,7 @@ export async function startService(
   const apiKeys = createApiKeyRepository(db);
   const app = await buildApp({
     logger,
-    auth: { verify: (key) => apiKeys.verify(key), audit: (entry) => apiKeys.audit(entry) },
+    auth: apiKeys,
     readiness: {
       ari: async () => ari.connected,
       redis: async () => (await redis.ping()) === 'PONG',

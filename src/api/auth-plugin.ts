@@ -1,6 +1,6 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { accessFor } from '../auth/access-policy.ts';
-import type { Principal } from '../auth/api-keys.ts';
+import type { ApiKeyRepository, Principal } from '../auth/api-keys.ts';
 import { ApiProblem } from './problem.ts';
 
 declare module 'fastify' {
@@ -10,17 +10,8 @@ declare module 'fastify' {
   }
 }
 
-export interface AuthDeps {
-  verify(key: string): Promise<Principal | undefined>;
-  audit(entry: {
-    principal: Principal;
-    method: string;
-    route: string;
-    url: string;
-    status: number;
-    body: unknown;
-  }): Promise<void>;
-}
+/** Checking keys and writing the audit log: the API-key repository's part. */
+export type AuthDeps = Pick<ApiKeyRepository, 'verify' | 'audit'>;
 
 /** Failed authentications allowed per client address per window, before 429. */
 const MAX_FAILURES = 10;

@@ -72,3 +72,20 @@ export const ProblemSchema = {
   },
   required: ['type', 'title', 'status', 'detail'],
 } as const;
+
+/** A `from`/`to` pair of a request: `to` after `from`, at most `maxDays` apart; 400 naming the field. */
+export function timeRange(
+  range: { from: string; to: string },
+  options: { maxDays: number; in: 'body' | 'querystring' },
+): { from: Date; to: Date } {
+  const from = new Date(range.from);
+  const to = new Date(range.to);
+  const field = `${options.in}.to`;
+  if (to.getTime() <= from.getTime()) {
+    throw new ApiProblem(400, 'invalid-range', `${field}: must be later than ${options.in}.from`);
+  }
+  if (to.getTime() - from.getTime() > options.maxDays * 24 * 3600_000) {
+    throw new ApiProblem(400, 'invalid-range', `${field}: a range covers at most ${options.maxDays} days`);
+  }
+  return { from, to };
+}

@@ -16,8 +16,7 @@ import type { CallQueue } from '../queues/call-queue.ts';
 import type { CallRecord } from '../records/call-record.ts';
 import { createCallbackRepository } from '../records/callback-repository.ts';
 import type { Database } from '../records/database.ts';
-import type { RecordWriter } from '../records/record-writer.ts';
-import { createCallTimeline } from './call-timeline.ts';
+import type { CallTimeline } from './call-timeline.ts';
 import { CallbackDialer, type CallbackDialerDeps } from './callback-dialer.ts';
 import { startCallbackJobs } from './callback-jobs.ts';
 import { callbackDue } from './callback-policy.ts';
@@ -29,7 +28,8 @@ export interface CallbackServiceDeps {
   connection: ConnectionOptions;
   ari: AriPort;
   queue: CallQueue;
-  recorder: RecordWriter;
+  /** Where the callback's steps go: events on the original call's timeline. */
+  timeline: CallTimeline;
   /** A blocklisted number is not called back. */
   isBlocked(number: string): Promise<boolean>;
   findTaker(takerId: string): Promise<{ id: string; endpoint: string } | undefined>;
@@ -54,7 +54,7 @@ export interface CallbackService {
 export function startCallbackService(deps: CallbackServiceDeps): CallbackService {
   const { config, logger, clock } = deps;
   const repository = createCallbackRepository(deps.db);
-  const timeline = createCallTimeline({ queue: deps.queue, writer: deps.recorder, now: clock.now });
+  const { timeline } = deps;
   const jobs = startCallbackJobs({
     connection: deps.connection,
     prefix: config.redis.keyPrefix,

@@ -49,25 +49,28 @@ export function decodeCursor(text: string): Cursor | undefined {
   return { arrivedAt, id };
 }
 
+/** The columns a search reads, in the order the CSV export writes them. */
+const CALL_COLUMNS = [
+  'id',
+  'arrived_at',
+  'caller_number',
+  'caller_id_raw',
+  'caller_id_kind',
+  'trunk',
+  'priority',
+  'disposition',
+  'taker_id',
+  'wait_ms',
+  'talk_ms',
+  'screening_decision',
+  'verdict',
+  'incident_category',
+] as const;
+
 function filtered(db: Kysely<Database>, filter: CallFilter) {
   let query = db
     .selectFrom('calls')
-    .select([
-      'id',
-      'arrived_at',
-      'caller_number',
-      'caller_id_raw',
-      'caller_id_kind',
-      'trunk',
-      'priority',
-      'disposition',
-      'taker_id',
-      'wait_ms',
-      'talk_ms',
-      'screening_decision',
-      'verdict',
-      'incident_category',
-    ])
+    .select(CALL_COLUMNS)
     .where('arrived_at', '>=', filter.from)
     .where('arrived_at', '<', filter.to);
   if (filter.number !== undefined) query = query.where('caller_number', '=', filter.number);
@@ -146,22 +149,8 @@ export async function* allCalls(
   }
 }
 
-export const CSV_COLUMNS = [
-  'id',
-  'arrived_at',
-  'caller_number',
-  'caller_id_raw',
-  'caller_id_kind',
-  'trunk',
-  'priority',
-  'disposition',
-  'taker_id',
-  'wait_ms',
-  'talk_ms',
-  'screening_decision',
-  'verdict',
-  'incident_category',
-] as const;
+/** The export's header is the columns it reads, in their order. */
+export const CSV_COLUMNS = CALL_COLUMNS;
 
 /**
  * RFC 4180 field. Text starting with = + - @ (other than an E.164 number) is neutralized with a

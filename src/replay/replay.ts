@@ -113,10 +113,14 @@ export async function runReplay(options: ReplayOptions): Promise<ReplayOutcome[]
     });
 
     const placed: InboundCall[] = [];
+    // Callers still on the line; with no live session either, time may skip ahead.
+    let onTheLine = 0;
     const start = clock.now();
     for (const call of options.calls) {
-      await waitUntil(start + call.at * 1000, clock, () =>
-        allEnded(placed, service.center.activeCalls.length),
+      await waitUntil(
+        start + call.at * 1000,
+        clock,
+        () => onTheLine === 0 && service.center.activeCalls.length === 0,
       );
       const inbound = emulator.placeCall({
         from: call.from,
@@ -127,6 +131,10 @@ export async function runReplay(options: ReplayOptions): Promise<ReplayOutcome[]
       });
       byCaller.set(inbound.channelId, call);
       placed.push(inbound);
+      onTheLine += 1;
+      void inbound.ended.then(() => {
+        onTheLine -= 1;
+      });
       options.onProgress?.(placed.length, options.calls.length);
     }
     await Promise.all(placed.map((call) => call.ended));
@@ -139,19 +147,6 @@ export async function runReplay(options: ReplayOptions): Promise<ReplayOutcome[]
     await service.close();
     await emulator.stop();
   }
-}
-
-/** Known `ended` state of the placed calls, so the loop can tell "idle" without awaiting. */
-const endedCalls = new WeakSet<InboundCall>();
-function allEnded(placed: readonly InboundCall[], liveSessions: number): boolean {
-  if (liveSessions > 0) return false;
-  for (const call of placed) {
-    if (!endedCalls.has(call)) {
-      void call.ended.then(() => endedCalls.add(call));
-      return false;
-    }
-  }
-  return true;
 }
 
 /** Waits until call time `at`, skipping ahead when nothing is live. */

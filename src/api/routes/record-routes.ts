@@ -12,7 +12,7 @@ import {
   encodeCursor,
 } from '../../records/call-search.ts';
 import { normalizeCallerId } from '../../routing/caller-id.ts';
-import { ApiProblem, ProblemSchema } from '../problem.ts';
+import { ApiProblem, ProblemSchema, timeRange } from '../problem.ts';
 
 /** What the record routes need: searches, one call's timeline, the export, reports. */
 export interface RecordRoutesDeps {
@@ -66,17 +66,7 @@ type FilterQuery = {
 };
 
 function toFilter(query: FilterQuery): CallFilter {
-  const from = new Date(query.from);
-  const to = new Date(query.to);
-  if (to <= from)
-    throw new ApiProblem(400, 'invalid-range', 'querystring.to: must be later than querystring.from');
-  if (to.getTime() - from.getTime() > MAX_RANGE_DAYS * 24 * 3600_000) {
-    throw new ApiProblem(
-      400,
-      'invalid-range',
-      `querystring.to: a range covers at most ${MAX_RANGE_DAYS} days`,
-    );
-  }
+  const { from, to } = timeRange(query, { maxDays: MAX_RANGE_DAYS, in: 'querystring' });
   let number: string | undefined;
   if (query.number !== undefined) {
     const identity = normalizeCallerId(query.number);

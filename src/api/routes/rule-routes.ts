@@ -3,7 +3,7 @@ import { Type } from 'typebox';
 import type { RuleSetVersion } from '../../records/rule-set-repository.ts';
 import type { BacktestResult } from '../../routing/backtest.ts';
 import type { ScreeningRules } from '../../routing/screening.ts';
-import { ApiProblem, ProblemSchema } from '../problem.ts';
+import { ApiProblem, ProblemSchema, timeRange } from '../problem.ts';
 
 export interface RuleRoutesDeps {
   create(rules: ScreeningRules, comment: string, by: string): Promise<RuleSetVersion>;
@@ -128,18 +128,7 @@ export async function ruleRoutes(app: FastifyInstance, deps: RuleRoutesDeps): Pr
     },
     async (request) => {
       const { rules, limit = 100 } = request.body;
-      const from = new Date(request.body.from);
-      const to = new Date(request.body.to);
-      if (to.getTime() <= from.getTime()) {
-        throw new ApiProblem(400, 'invalid-range', 'body.to: must be later than body.from');
-      }
-      if (to.getTime() - from.getTime() > BACKTEST_MAX_DAYS * 24 * 3600_000) {
-        throw new ApiProblem(
-          400,
-          'invalid-range',
-          `body.to: a backtest covers at most ${BACKTEST_MAX_DAYS} days`,
-        );
-      }
+      const { from, to } = timeRange(request.body, { maxDays: BACKTEST_MAX_DAYS, in: 'body' });
       const result = await deps.backtest(rules, from, to, limit);
       return {
         from: from.toISOString(),
