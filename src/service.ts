@@ -15,7 +15,7 @@ import { CallCommandBus } from './queues/call-commands.ts';
 import { CallQueue } from './queues/call-queue.ts';
 import { CallerHistoryStore } from './queues/caller-history.ts';
 import { CallerListCache } from './queues/caller-lists.ts';
-import { type DeskEvent, DeskEvents } from './queues/desk-events.ts';
+import { DeskEvents } from './queues/desk-events.ts';
 import { LeaderLease } from './queues/leader-lease.ts';
 import { type SupervisorNotice, SupervisorNotices } from './queues/supervisor-notices.ts';
 import { callReport } from './records/call-reports.ts';
@@ -27,6 +27,7 @@ import { migrateToLatest } from './records/migrator.ts';
 import { createRecordWriter, type RecordWriter, startRecordWorker } from './records/record-writer.ts';
 import { startRetention } from './records/retention.ts';
 import { createRuleSetRepository } from './records/rule-set-repository.ts';
+import { createDeskPublisher } from './records/screen-pop.ts';
 import { startTakerEventDrain } from './records/taker-event-drain.ts';
 import { createTakerEventRepository } from './records/taker-event-repository.ts';
 import { createTakerRepository } from './records/taker-repository.ts';
@@ -54,9 +55,6 @@ export interface Service {
 }
 
 const MIGRATION_RETRY_MS = 2000;
-/** The screen pop shows the caller's calls of the last month, the most recent few. */
-const SCREEN_POP_HISTORY_MS = 30 * 24 * 3600_000;
-const SCREEN_POP_CALLS = 5;
 
 export interface ServiceOptions {
   /** Places each new call in the queue (priority, skill); the menu plugs in here. Default: normal. */
@@ -198,45 +196,12 @@ export async function startService(
     now: clock.now,
   });
   const desk = new DeskEvents(redis, config.redis.keyPrefix);
-  /** The screen pop carries the caller's last calls; read off the call path, after the ring. */
-  const publishDesk = async (takerId: string, event: Omit<DeskEvent, 'at'>): Promise<void> => {
-    const at = clock.now();
-    let detail = event.detail;
-    const number = typeof detail.callerNumber === 'string' ? detail.callerNumber : null;
-    if (event.type === 'offer' && typeof detail.callbackOf === 'string') {
-      // Calling back: the desk shows the call being returned.
-      const original = await calls.getCall(detail.callbackOf).catch(() => undefined);
-      detail = {
-        ...detail,
-        originalCall: original
-          ? {
-              arrivedAt: original.arrivedAt.toISOString(),
-              endedAt: original.endedAt?.toISOString() ?? null,
-              disposition: original.disposition,
-              waitMs: original.waitMs,
-              screening: original.screening,
-            }
-          : null,
-      };
-    }
-    if (event.type === 'offer' && number) {
-      const past = await calls.listCallerCalls(number, new Date(at - SCREEN_POP_HISTORY_MS)).catch(() => []);
-      detail = {
-        ...detail,
-        recentCalls: past
-          .filter((call) => call.id !== event.callId)
-          .slice(-SCREEN_POP_CALLS)
-          .reverse()
-          .map((call) => ({
-            callId: call.id,
-            arrivedAt: call.arrivedAt.toISOString(),
-            disposition: call.disposition,
-            verdict: call.verdict,
-          })),
-      };
-    }
-    await desk.publish(takerId, { ...event, detail, at });
-  };
+  const tellDesk = createDeskPublisher({
+    desk,
+    calls,
+    now: clock.now,
+    logger: logger.child({ component: 'desk' }),
+  });
   // --- callbacks (issue #5) ---
   const callbacks = startCallbackService({
     config,
@@ -250,11 +215,7 @@ export async function startService(
     findTaker: (takerId) => takers.getTaker(takerId),
     requestDispatch: () => center.requestDispatch(),
     schemaReady: migrated.done,
-    desk: (takerId, event) => {
-      publishDesk(takerId, event).catch((error: unknown) =>
-        logger.warn({ err: error, takerId }, 'could not tell the desk'),
-      );
-    },
+    desk: tellDesk,
     clock,
     logger: logger.child({ component: 'callbacks' }),
   });
@@ -291,11 +252,7 @@ export async function startService(
     ...(options.classify ? { classify: options.classify } : {}),
     notify: (notice) => publishNotice(notice),
     prompts: () => ruleBook.current.prompts,
-    desk: (takerId, event) => {
-      publishDesk(takerId, event).catch((error: unknown) =>
-        logger.warn({ err: error, takerId }, 'could not tell the desk'),
-      );
-    },
+    desk: tellDesk,
     clock,
   });
   function publishNotice(notice: SupervisorNotice): void {
