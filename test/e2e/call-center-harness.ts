@@ -142,13 +142,16 @@ export async function eventually<T>(
   check: () => Promise<T> | T,
   what: string,
   timeoutMs = 10_000,
-): Promise<Exclude<T, false | undefined>> {
+): Promise<Exclude<T, false | undefined | null>> {
   const deadline = Date.now() + timeoutMs;
   let lastError: unknown;
   for (;;) {
     try {
       const result = await check();
-      if (result !== false && result !== undefined) return result as Exclude<T, false | undefined>;
+      // null is "not yet" too: a record column still empty must not end the wait.
+      if (result !== false && result !== undefined && result !== null) {
+        return result as Exclude<T, false | undefined | null>;
+      }
     } catch (error) {
       lastError = error;
     }

@@ -99,11 +99,7 @@ describe("the call taker's desk", () => {
     await first.ended;
     await eventually(() => desk.some((e) => e.type === 'ended'), 'the first call ended on the desk');
     const firstId = desk[0]!.callId;
-    // `eventually` takes null for an answer: ask for a boolean.
-    await eventually(
-      async () => Boolean((await center!.calls.getCall(firstId))?.disposition),
-      'the first record',
-    );
+    await eventually(async () => (await center!.calls.getCall(firstId))?.disposition, 'the first record');
 
     const second = center.emulator.placeCall({ from: '+6281233334444', trunk: 'indosat' });
     await second.ended;
