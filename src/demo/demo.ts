@@ -137,4 +137,9 @@ async function waitForRecords(db: ReturnType<typeof createDatabase>, count: numb
   }
 }
 
-await main();
+try {
+  await main();
+} catch (error) {
+  console.error(`siaga112 demo: ${error instanceof Error ? error.message : String(error)}`);
+  process.exitCode = 1;
+}

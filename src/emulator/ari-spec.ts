@@ -2,7 +2,7 @@
  * Loads and indexes the Asterisk ARI Swagger description (../shared/asterisk-ari) so the emulator,
  * its router and the contract tests all read routes, parameters and models from one place.
  */
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 
 export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'DELETE';
@@ -61,9 +61,15 @@ export interface AriSpec {
   models: Map<string, AriModel>;
 }
 
-/** `<repo>/../shared/asterisk-ari`, found from this file so it works from any cwd. */
+/**
+ * `ASTERISK_ARI_SPEC_DIR`, else `<repo>/../shared/asterisk-ari` (found from this file so it works
+ * from any cwd): Asterisk 22's own Swagger files, which the project keeps beside the checkout.
+ */
 export function defaultSpecDir(): string {
-  return path.resolve(import.meta.dirname, '..', '..', '..', 'shared', 'asterisk-ari');
+  return (
+    process.env.ASTERISK_ARI_SPEC_DIR ??
+    path.resolve(import.meta.dirname, '..', '..', '..', 'shared', 'asterisk-ari')
+  );
 }
 
 interface RawParameter {
@@ -109,6 +115,12 @@ const cache = new Map<string, AriSpec>();
 export function loadAriSpec(specDir: string = defaultSpecDir()): AriSpec {
   const cached = cache.get(specDir);
   if (cached) return cached;
+  if (!existsSync(path.join(specDir, 'resources.json'))) {
+    throw new Error(
+      `Asterisk's ARI description (resources.json) is not in ${specDir}: keep the shared folder beside ` +
+        'the checkout (../shared/asterisk-ari) or set ASTERISK_ARI_SPEC_DIR',
+    );
+  }
   const resourceListing = readJson(path.join(specDir, 'resources.json'));
   const apiDocs = new Map<string, Record<string, unknown>>();
   const operations: AriOperation[] = [];
