@@ -25,15 +25,24 @@ async function main(): Promise<void> {
   const services = await resolveLocalServices();
   console.log(`  postgres: ${services.postgres.source}, redis: ${services.redis.source}`);
   const runId = randomBytes(4).toString('hex');
-  const databaseUrl = await services.createDatabase(`siaga112_demo_${runId}`);
   const redisPrefix = `siaga112-demo-${runId}`;
-
   const password = randomBytes(12).toString('hex');
+  // The emulator first: it fails fast (no ARI description) before anything is made to clean up.
   const emulator = await startAsteriskEmulator({
     username: 'siaga112',
     password,
     sounds: { [GREETING]: 1500 },
+  }).catch(async (error: unknown) => {
+    await services.stop();
+    throw error;
   });
+  const databaseUrl = await services
+    .createDatabase(`siaga112_demo_${runId}`)
+    .catch(async (error: unknown) => {
+      await emulator.stop();
+      await services.stop();
+      throw error;
+    });
   const config = loadConfig({
     ARI_URL: emulator.url,
     ARI_USERNAME: 'siaga112',
