@@ -139,6 +139,9 @@ describe('call records for supervisors', () => {
         serviceLevel15: 2 / 6,
         serviceLevel20: 3 / 6,
         talkSeconds: 230,
+        // No taker state history in this test: nobody logged in.
+        staffedSeconds: 0,
+        occupancy: null,
       },
       expect.objectContaining({ group: '2026-11-21T00:00:00', offered: 1, answered: 1, serviceLevel15: 1 }),
     ]);
@@ -156,6 +159,63 @@ describe('call records for supervisors', () => {
     const badZone = await get(center, `/reports/calls?${range}&timeZone=Mars/Olympus`);
     expect(badZone.statusCode).toBe(400);
     expect(badZone.json().detail).toMatch(/^querystring\.timeZone: /);
+  });
+
+  it("reports call takers' occupancy from their state transitions, split at the periods' boundaries", async () => {
+    center = await startCallCenter({ takers: 1 });
+    await seed(center);
+    // Known figures (WIB = UTC+7). taker1 from 08:00 to 10:00 WIB: in the first hour 30 min ready,
+    // 15 min on one call (10 s ringing, 9 min 50 s talking, 5 min wrap-up), 15 min ready again;
+    // in the second 30 min ready, 15 min on break, 15 min ready, then logged out.
+    // taker2 was logged in before the range began and logged out at 07:30 WIB (a period without calls).
+    // taker3 logged in at 06:00 WIB on the 22nd and is still in: counted up to the range's end.
+    const transitions: [string, string, string][] = [
+      ['taker2', 'available', '2026-11-19T23:00:00Z'],
+      ['taker2', 'offline', '2026-11-20T00:30:00Z'],
+      ['taker1', 'available', '2026-11-20T01:00:00Z'],
+      ['taker1', 'reserved', '2026-11-20T01:30:00Z'],
+      ['taker1', 'on-call', '2026-11-20T01:30:10Z'],
+      ['taker1', 'wrap-up', '2026-11-20T01:40:00Z'],
+      ['taker1', 'available', '2026-11-20T01:45:00Z'],
+      ['taker1', 'break', '2026-11-20T02:30:00Z'],
+      ['taker1', 'available', '2026-11-20T02:45:00Z'],
+      ['taker1', 'offline', '2026-11-20T03:00:00Z'],
+      ['taker3', 'available', '2026-11-21T23:00:00Z'],
+    ];
+    await center.database.db
+      .insertInto('taker_events')
+      .values(
+        transitions.map(([takerId, state, iso], i) => ({
+          stream_id: `${Date.parse(iso)}-${i}`,
+          taker_id: takerId,
+          state,
+          previous_state: null,
+          reason: null,
+          call_id: null,
+          at: new Date(iso),
+        })),
+      )
+      .execute();
+    const range = 'from=2026-11-20T00:00:00Z&to=2026-11-22T00:00:00Z';
+    const byHour = (await get(center, `/reports/calls?${range}&by=hour`)).json();
+    type Row = { group: string; offered: number; staffedSeconds: number | null; occupancy: number | null };
+    const occupancy = byHour.rows.map((r: Row) => [r.group, r.offered, r.staffedSeconds, r.occupancy]);
+    expect(occupancy).toEqual([
+      ['2026-11-20T07:00:00', 0, 1800, 0],
+      ['2026-11-20T08:00:00', 4, 3600, 900 / 3600],
+      ['2026-11-20T09:00:00', 2, 3600, 0],
+      ['2026-11-21T10:00:00', 1, 0, null],
+      ['2026-11-22T06:00:00', 0, 3600, 0],
+    ]);
+    const byDay = (await get(center, `/reports/calls?${range}&by=day`)).json();
+    expect(byDay.rows).toEqual([
+      expect.objectContaining({ group: '2026-11-20T00:00:00', staffedSeconds: 9000, occupancy: 900 / 8100 }),
+      expect.objectContaining({ group: '2026-11-21T00:00:00', staffedSeconds: 0, occupancy: null }),
+      expect.objectContaining({ group: '2026-11-22T00:00:00', staffedSeconds: 3600, occupancy: 0 }),
+    ]);
+    // Occupancy is the floor's, not a trunk's.
+    const byTrunk = (await get(center, `/reports/calls?${range}&by=trunk`)).json();
+    expect(byTrunk.rows[0]).toMatchObject({ staffedSeconds: null, occupancy: null });
   });
 
   it('exports 100,000 records as CSV, streamed with flat memory, formulas in caller IDs neutralized', async () => {

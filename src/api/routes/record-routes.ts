@@ -177,8 +177,14 @@ export async function recordRoutes(app: FastifyInstance, deps: RecordRoutesDeps)
           // Respect backpressure: wait for the client before reading the next page.
           if (!out.write(page.map(csvLine).join(''))) {
             await new Promise<void>((resolve) => {
-              out.once('drain', resolve);
-              out.once('close', resolve);
+              // Whichever comes first removes the other: a long export must not pile up listeners.
+              const done = () => {
+                out.off('drain', done);
+                out.off('close', done);
+                resolve();
+              };
+              out.once('drain', done);
+              out.once('close', done);
             });
           }
         }
