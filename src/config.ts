@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import { hostname } from 'node:os';
 import { parseRetryMinutes } from './callbacks/callback-policy.ts';
 
@@ -5,7 +6,12 @@ import { parseRetryMinutes } from './callbacks/callback-policy.ts';
 export interface Config {
   readonly instanceId: string;
   readonly logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
-  readonly http: { readonly host: string; readonly port: number };
+  readonly http: {
+    readonly host: string;
+    readonly port: number;
+    /** Which reverse proxies' `X-Forwarded-For` to believe: none, a hop count, or their addresses. */
+    readonly trustProxy: false | number | readonly string[];
+  };
   readonly ari: {
     readonly url: string;
     readonly username: string;
@@ -190,6 +196,30 @@ const dialTarget = (name: string): Variable<string | null> => ({
   },
 });
 
+/**
+ * Proxies whose `X-Forwarded-For` is believed: `none`, a hop count (`1`: the nearest one), or their
+ * addresses (`10.0.0.5,192.168.0.0/16`). Never "all": a client could then pick any address and
+ * escape the limit on failed logins.
+ */
+const trustedProxies = (name: string): Variable<false | number | string[]> => ({
+  name,
+  fallback: 'none',
+  expected: 'none, a hop count from 1 to 10, or comma-separated IP addresses or CIDR ranges',
+  parse: (raw) => {
+    const value = raw.trim();
+    if (value === 'none') return false;
+    if (/^\d+$/.test(value)) return Number(value) >= 1 && Number(value) <= 10 ? Number(value) : undefined;
+    const entries = value.split(',').map((e) => e.trim());
+    const valid = entries.every((entry) => {
+      const [address = '', bits, ...rest] = entry.split('/');
+      const family = isIP(address);
+      if (family === 0 || rest.length > 0) return false;
+      return bits === undefined || (/^\d+$/.test(bits) && Number(bits) <= (family === 4 ? 32 : 128));
+    });
+    return valid ? entries : undefined;
+  },
+});
+
 type AmiTarget = { host: string; port: number; username: string; secret: string };
 
 /** `ami://user:secret@host:5038`, or `none`. */
@@ -240,6 +270,7 @@ export const variables = {
   ),
   httpHost: text('HTTP_HOST', '127.0.0.1'),
   httpPort: integer('HTTP_PORT', 3112, 0, 65535),
+  trustProxy: trustedProxies('TRUST_PROXY'),
   ariUrl: url('ARI_URL', ['http:', 'https:'], 'http://127.0.0.1:8088'),
   ariUsername: text('ARI_USERNAME'),
   ariPassword: { ...text('ARI_PASSWORD'), secret: true },
@@ -293,7 +324,7 @@ export function loadConfig(env: Env = process.env): Config {
   const config: Config = {
     instanceId: read(env, v.instanceId),
     logLevel: read(env, v.logLevel),
-    http: { host: read(env, v.httpHost), port: read(env, v.httpPort) },
+    http: { host: read(env, v.httpHost), port: read(env, v.httpPort), trustProxy: read(env, v.trustProxy) },
     ari: {
       url: read(env, v.ariUrl),
       username: read(env, v.ariUsername),

@@ -335,6 +335,7 @@ export async function startService(
   const apiKeys = createApiKeyRepository(db);
   const app = await buildApp({
     logger,
+    trustProxy: config.http.trustProxy,
     auth: apiKeys,
     readiness: {
       ari: async () => ari.connected,

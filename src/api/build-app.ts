@@ -32,6 +32,15 @@ export interface AppDeps {
   takerDirectory: TakerDirectoryDeps;
   /** This instance's Prometheus registry, served at `/metrics`. */
   metrics: MetricsRoutesDeps;
+  /** Reverse proxies whose `X-Forwarded-For` gives the client address (`TRUST_PROXY`). */
+  trustProxy?: false | number | readonly string[];
+}
+
+/** A hop count becomes "trust the nearest n hops" (what fastify does with a number at run time). */
+function trustedProxies(trust: false | number | readonly string[]): boolean | string[] | ((address: string, hop: number) => boolean) {
+  if (trust === false) return false;
+  if (typeof trust === 'number') return (_address: string, hop: number) => hop < trust;
+  return [...trust];
 }
 
 /** The HTTP API, ready for `inject()` in tests or `listen()` in main; it never listens itself. */
@@ -40,6 +49,9 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     // pino's Logger is Fastify's logger; the types differ only in generics.
     loggerInstance: deps.logger as FastifyBaseLogger,
     bodyLimit: 64 * 1024,
+    // The client's address limits failed logins and goes to the audit log: behind a proxy it is
+    // the forwarded one, but only from proxies named in the configuration.
+    trustProxy: trustedProxies(deps.trustProxy ?? false),
     // One line per request would drown the call log; errors are still logged by the handler.
     logController: new LogController({ disableRequestLogging: true }),
   });

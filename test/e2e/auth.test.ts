@@ -106,6 +106,27 @@ describe('API keys and roles', () => {
     expect((await as(center, key)('GET', '/live')).statusCode).toBe(429);
   });
 
+  it('tells clients apart behind a trusted reverse proxy by X-Forwarded-For, and only behind one', async () => {
+    const failFrom = (c: CallCenterUnderTest, client: string) =>
+      c.service.app.inject({
+        method: 'GET',
+        url: '/live',
+        headers: { authorization: 'Bearer s112_wrong', 'x-forwarded-for': client },
+      });
+    // inject() comes from 127.0.0.1: the proxy.
+    center = await startCallCenter({ takers: 1, env: { TRUST_PROXY: '127.0.0.1' } });
+    for (let i = 0; i < 10; i++) expect((await failFrom(center, '203.0.113.5')).statusCode).toBe(401);
+    expect((await failFrom(center, '203.0.113.5')).statusCode).toBe(429);
+    // Another client behind the same proxy is not slowed down by the first one's failures.
+    expect((await failFrom(center, '203.0.113.6')).statusCode).toBe(401);
+    await center.close();
+
+    // Without TRUST_PROXY the header is the client's word and is ignored: one address, one limit.
+    center = await startCallCenter({ takers: 1 });
+    for (let i = 0; i < 10; i++) await failFrom(center, `198.51.100.${i}`);
+    expect((await failFrom(center, '198.51.100.99')).statusCode).toBe(429);
+  });
+
   it('guards every route of the OpenAPI document: 401 without a key, 403 for a role without it', async () => {
     center = await startCallCenter({ takers: 1 });
     const document = (await as(center, null)('GET', '/openapi.json')).json() as {

@@ -16,6 +16,16 @@ describe('loadConfig', () => {
     expect(Object.isFrozen(config.calls)).toBe(true);
   });
 
+  it('trusts no proxy by default, or a hop count, or the proxies named', () => {
+    expect(loadConfig(minimal).http.trustProxy).toBe(false);
+    expect(loadConfig({ ...minimal, TRUST_PROXY: '1' }).http.trustProxy).toBe(1);
+    expect(loadConfig({ ...minimal, TRUST_PROXY: '10.0.0.5, 192.168.0.0/16,::1' }).http.trustProxy).toEqual([
+      '10.0.0.5',
+      '192.168.0.0/16',
+      '::1',
+    ]);
+  });
+
   it.each([
     [{ ARI_PASSWORD: undefined }, 'ARI_PASSWORD is required: expected a non-empty value'],
     [
@@ -32,6 +42,9 @@ describe('loadConfig', () => {
     [{ OVERFLOW_TARGET: 'provincial' }, 'OVERFLOW_TARGET is invalid: expected none, or an endpoint'],
     [{ ANNOUNCE_POSITION: 'yes' }, 'ANNOUNCE_POSITION is invalid: expected true or false, got "yes"'],
     [{ AMI_URL: 'ami://127.0.0.1:5038' }, 'AMI_URL is invalid: expected none, or a URL such as'],
+    [{ TRUST_PROXY: 'true' }, 'TRUST_PROXY is invalid: expected none, a hop count from 1 to 10, or comma-'],
+    [{ TRUST_PROXY: '10.0.0.0/33' }, 'TRUST_PROXY is invalid'],
+    [{ TRUST_PROXY: '10.0.0.1,proxy.local' }, 'TRUST_PROXY is invalid'],
   ])('names the variable and what it expects: %j', (override, message) => {
     expect(() => loadConfig({ ...minimal, ...override })).toThrow(ConfigError);
     expect(() => loadConfig({ ...minimal, ...override })).toThrow(message);
