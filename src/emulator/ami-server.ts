@@ -2,15 +2,17 @@
  * The Asterisk Manager Interface as main/manager.c serves it over TCP: a banner line, then
  * CRLF-separated `Key: Value` messages ended by an empty line, in both directions. Implemented:
  * Login (a failure closes the session, as Asterisk's action_login returning -1 does), Logoff,
- * Ping and PJSIPShowContacts (res_pjsip: Success with `EventList: start`, a ContactList event per
- * contact, ContactListComplete); any other action is "Invalid/unknown command", and only Login,
+ * Ping, PJSIPShowContacts (res_pjsip: Success with `EventList: start`, a ContactList event per
+ * registered contact, ContactListComplete) and PJSIPShowEndpoint (EndpointDetail, AorDetail and
+ * a ContactStatusDetail per contact, static ones included, then EndpointDetailComplete); any
+ * other action is "Invalid/unknown command", and only Login,
  * Logoff and Challenge are allowed before authentication. Events the emulated Asterisk raises
  * (ContactStatus, PeerStatus) reach every logged-in session that did not log in with
  * `Events: off`.
  */
 import { createServer, type Server, type Socket } from 'node:net';
 import type { EmulatorCore, ManagerEvent } from './emulator-core.ts';
-import { registeredContacts } from './endpoints.ts';
+import { deviceState, registeredContacts } from './endpoints.ts';
 
 /** The AMI version Asterisk 22 announces in its banner. */
 export const AMI_VERSION = '11.0.0';
@@ -159,6 +161,9 @@ export async function startAmiServer(core: EmulatorCore, options: AmiServerOptio
       case 'pjsipshowcontacts':
         showContacts(session, lines);
         return;
+      case 'pjsipshowendpoint':
+        showEndpoint(session, lines);
+        return;
       default:
         respond(
           session,
@@ -240,6 +245,89 @@ export async function startAmiServer(core: EmulatorCore, options: AmiServerOptio
       ...id,
       ['EventList', 'Complete'],
       ['ListItems', String(contacts.length)],
+    ]);
+  }
+
+  /**
+   * pjsip_configuration.c ami_show_endpoint. EndpointDetail carries a few of the endpoint's
+   * fields (Asterisk sends its whole configuration); ActiveChannels is empty as in Asterisk 22,
+   * whose active_channels_to_str returns early when the endpoint has a snapshot. Then the
+   * formatters: location.c's AorDetail and pjsip_options.c's ContactStatusDetail per contact of
+   * the AOR (ast_sip_for_each_contact: registered and static). ListItems counts the events after
+   * EndpointDetail, plus one.
+   */
+  function showEndpoint(session: Session, lines: string[]): void {
+    let name = header(lines, 'Endpoint');
+    if (name === '') {
+      respond(session, lines, 'Error', 'PJSIPShowEndpoint requires an endpoint name');
+      return;
+    }
+    if (name.toLowerCase().startsWith('pjsip/')) name = name.slice('pjsip/'.length);
+    const endpoint = core.endpoints.get(`PJSIP/${name}`);
+    if (!endpoint) {
+      respond(session, lines, 'Error', `Unable to retrieve endpoint ${name}`);
+      return;
+    }
+    respond(
+      session,
+      lines,
+      'Success',
+      'Following are Events for each object associated with the Endpoint',
+      'start',
+    );
+    const actionId = header(lines, 'ActionID');
+    const id: Fields = actionId ? [['ActionID', actionId]] : [];
+    const contact = endpoint.contact;
+    write(session, [
+      ['Event', 'EndpointDetail'],
+      ...id,
+      ['ObjectType', 'endpoint'],
+      ['ObjectName', endpoint.resource],
+      ['Aors', contact?.aor ?? ''],
+      ['DeviceState', deviceState(core, endpoint)],
+      ['ActiveChannels', ''],
+    ]);
+    let count = 0;
+    if (contact) {
+      write(session, [
+        ['Event', 'AorDetail'],
+        ...id,
+        ['ObjectType', 'aor'],
+        ['ObjectName', contact.aor],
+        ['QualifyFrequency', '60'],
+        ['QualifyTimeout', '3.000000'],
+        ['Contacts', `${contact.aor}/${contact.uri}`],
+        ['TotalContacts', '1'],
+        ['ContactsRegistered', contact.permanent ? '0' : '1'],
+        ['EndpointName', endpoint.resource],
+      ]);
+      write(session, [
+        ['Event', 'ContactStatusDetail'],
+        ...id,
+        ['AOR', contact.aor],
+        ['URI', contact.uri],
+        ['UserAgent', contact.userAgent],
+        ['RegExpire', String(contact.expirationTime)],
+        ...(contact.viaAddr ? ([['ViaAddress', `${contact.viaAddr}:${contact.viaPort}`]] as Fields) : []),
+        ...(contact.callId ? ([['CallID', contact.callId]] as Fields) : []),
+        ['Status', contact.status],
+        // N/A only while never qualified (Unknown); an unreachable contact's last RTT is 0.
+        ['RoundtripUsec', String(contact.roundtripUsec)],
+        ['EndpointName', endpoint.resource],
+        ['ID', contact.objectName],
+        ['AuthenticateQualify', '0'],
+        ['OutboundProxy', ''],
+        ['Path', ''],
+        ['QualifyFrequency', '60'],
+        ['QualifyTimeout', '3.000'],
+      ]);
+      count += 2;
+    }
+    write(session, [
+      ['Event', 'EndpointDetailComplete'],
+      ...id,
+      ['EventList', 'Complete'],
+      ['ListItems', String(count + 1)],
     ]);
   }
 

@@ -20,7 +20,7 @@ import {
   type SpecViolation,
   type TakerBehaviour,
 } from './emulator-core.ts';
-import { declarePhone, removeEndpoint, setPhoneReachable } from './endpoints.ts';
+import { declarePhone, declareTrunk, removeEndpoint, setContactReachable } from './endpoints.ts';
 import { EventsHub } from './events-socket.ts';
 import { type InboundCall, type PlaceCallOptions, placeInboundCall } from './inbound-caller.ts';
 import { type ImplementedOperation, SpecRouter } from './spec-router.ts';
@@ -94,13 +94,19 @@ export interface AsteriskEmulator {
    * phone already declared, only its answering behaviour changes.
    */
   setEndpoint(endpoint: string, behaviour: TakerBehaviour): void;
+  /**
+   * Declares an operator trunk, e.g. `PJSIP/telkomsel`, whose AOR has a static contact that
+   * Asterisk qualifies (default URI: an address of 198.51.100.0/24): reachable (online) at first.
+   */
+  declareTrunk(endpoint: string, contactUri?: string): void;
   /** Removes the endpoint from the configuration (its contact is removed first). */
   removeEndpoint(endpoint: string): void;
   /**
-   * The phone's registered contact answers qualify again (true) or stops answering (false): the
-   * endpoint goes online/offline with EndpointStateChange, PeerStatusChange and
-   * ContactStatusChange to subscribed apps and PeerStatus + ContactStatus on AMI. An unreachable
-   * phone cannot be originated to (500, as in Asterisk). False when it is not a declared phone.
+   * The phone's registered contact, or the trunk's static one, answers qualify again (true) or
+   * stops answering (false): the endpoint goes online/offline with EndpointStateChange,
+   * PeerStatusChange and ContactStatusChange to subscribed apps and PeerStatus + ContactStatus on
+   * AMI. An unreachable phone cannot be originated to (500, as in Asterisk). False when the
+   * endpoint has no contact (not declared, or a trunk known only from its calls).
    */
   setEndpointReachable(endpoint: string, reachable: boolean): boolean;
   /** A call arrives on a trunk into `Stasis(app)` (or its fallback, when no app is connected). */
@@ -176,7 +182,8 @@ export async function startAsteriskEmulator(options: EmulatorOptions): Promise<A
     ami: amiServer ? { host: amiServer.host, port: amiServer.port } : undefined,
     setEndpoint: (endpoint, behaviour) => declarePhone(live, endpoint, behaviour),
     removeEndpoint: (endpoint) => removeEndpoint(live, endpoint),
-    setEndpointReachable: (endpoint, reachable) => setPhoneReachable(live, endpoint, reachable),
+    declareTrunk: (endpoint, contactUri) => declareTrunk(live, endpoint, contactUri),
+    setEndpointReachable: (endpoint, reachable) => setContactReachable(live, endpoint, reachable),
     placeCall: (callOptions) => placeInboundCall(live, callOptions),
     hangupChannel(channelId, cause = 16) {
       const channel = live.channels.get(channelId);

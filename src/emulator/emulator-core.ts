@@ -115,12 +115,17 @@ export interface PlaybackRecord {
 /** Endpoint states as `ast_endpoint_state_to_string` names them. */
 export type EndpointStateName = 'unknown' | 'offline' | 'online';
 
-/** A registered contact of a phone's AOR and its qualify status (res_pjsip). */
+/**
+ * A contact of an AOR and its qualify status (res_pjsip): a phone's registration, or a trunk's
+ * static `contact=` (a permanent contact).
+ */
 export interface ContactRecord {
   uri: string;
   aor: string;
-  /** Sorcery id: `<aor>;@<md5 of the uri>`. */
+  /** Sorcery id: `<aor>;@<md5 of the uri>` when registered, `<aor>@@<md5 of the uri>` when static. */
   objectName: string;
+  /** A static contact from the AOR's configuration: never registered, never in sorcery's store. */
+  permanent: boolean;
   status: 'Reachable' | 'Unreachable';
   /** Last qualify round trip; 0 while unreachable. */
   roundtripUsec: number;
@@ -134,7 +139,8 @@ export interface ContactRecord {
 
 /**
  * An Asterisk endpoint. `phone`: a call taker's softphone that registers (one contact);
- * `trunk`: an operator trunk, identified by IP, known once a call arrives on it.
+ * `trunk`: an operator trunk, identified by IP, known once a call arrives on it or declared with
+ * a static contact that Asterisk qualifies.
  */
 export interface EndpointRecord {
   /** `PJSIP/taker1` (ast_endpoint id: tech/resource). */

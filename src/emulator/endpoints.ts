@@ -1,6 +1,7 @@
 /**
  * Endpoints as Asterisk 22 keeps them: call-taker phones (a PJSIP endpoint with one registered
- * contact whose qualify makes the endpoint online or offline) and operator trunks; the
+ * contact whose qualify makes the endpoint online or offline) and operator trunks (identified by
+ * IP, optionally with a static, qualified contact that does the same for them); the
  * `/endpoints` handlers of res/ari/resource_endpoints.c; and the `endpoint:` event subscriptions
  * of res/stasis/app.c. What a reachability change publishes, and in which order, follows
  * res_pjsip's pjsip_options.c (endpoint state, then PeerStatus, then ContactStatus).
@@ -57,6 +58,7 @@ export function declarePhone(core: EmulatorCore, id: string, behaviour: TakerBeh
     uri,
     aor: resource,
     objectName: `${resource};@${createHash('md5').update(uri).digest('hex')}`,
+    permanent: false,
     status: 'Unreachable',
     roundtripUsec: 0,
     userAgent: 'siaga112-emulated-softphone/1.0',
@@ -85,12 +87,57 @@ export function ensureTrunk(core: EmulatorCore, id: string): void {
 }
 
 /**
- * The phone's contact becomes reachable or unreachable (a qualify OPTIONS answered or timed
- * out). False when `id` is not a declared phone. Nothing is published when nothing changes.
+ * Declares an operator trunk whose AOR has a static contact with qualify (`contact=` and
+ * `qualify_frequency` in pjsip.conf), as a trunk to an operator's SBC is set up. A static contact
+ * is not registered: no ContactStatus `Created`; its first qualify answers (ContactStatus
+ * `Reachable`) and the endpoint is online. A trunk already known from a call gains the contact;
+ * one that has a contact is left as it is.
  */
-export function setPhoneReachable(core: EmulatorCore, id: string, reachable: boolean): boolean {
+export function declareTrunk(core: EmulatorCore, id: string, uri?: string): void {
+  const { technology, resource } = parseEndpointId(id);
+  let endpoint = core.endpoints.get(id);
+  if (endpoint?.kind === 'phone') throw new Error(`${id} is a call-taker phone, not a trunk`);
+  if (endpoint?.contact) return;
+  if (!endpoint) {
+    // As for phones: persistent endpoints start offline until their contacts are qualified.
+    endpoint = {
+      id,
+      technology,
+      resource,
+      kind: 'trunk',
+      behaviour: undefined,
+      state: 'offline',
+      contact: undefined,
+    };
+    core.endpoints.set(id, endpoint);
+    core.publishEndpointSnapshot(id);
+  }
+  const contactUri = uri ?? `sip:198.51.100.${10 + (core.endpoints.size % 240)}:5060`;
+  endpoint.contact = {
+    uri: contactUri,
+    aor: resource,
+    // location.c permanent_uri_handler: `<aor>@@<md5 of the uri>`.
+    objectName: `${resource}@@${createHash('md5').update(contactUri).digest('hex')}`,
+    permanent: true,
+    status: 'Unreachable',
+    roundtripUsec: 0,
+    userAgent: '',
+    expirationTime: 0,
+    callId: '',
+    viaAddr: '',
+    viaPort: 0,
+  };
+  changeReachability(core, endpoint, true);
+}
+
+/**
+ * The endpoint's contact (a phone's registration or a trunk's static contact) becomes reachable
+ * or unreachable (a qualify OPTIONS answered or timed out). False when `id` has no contact.
+ * Nothing is published when nothing changes.
+ */
+export function setContactReachable(core: EmulatorCore, id: string, reachable: boolean): boolean {
   const endpoint = core.endpoints.get(id);
-  if (endpoint?.kind !== 'phone' || !endpoint.contact) return false;
+  if (!endpoint?.contact) return false;
   if ((endpoint.contact.status === 'Reachable') === reachable) return true;
   changeReachability(core, endpoint, reachable);
   return true;
@@ -113,13 +160,29 @@ export function removeEndpoint(core: EmulatorCore, id: string): void {
   for (const ids of core.endpointSubscriptions.values()) ids.delete(id);
 }
 
-/** The phone's contacts as PJSIPShowContacts lists them. */
+/**
+ * The contacts PJSIPShowContacts lists: it reads sorcery's contact store, which holds
+ * registrations only, so a trunk's static contact is not among them (asterisk/asterisk#807:
+ * "No Contacts found" while `pjsip show contacts` shows it); PJSIPShowEndpoint does show it.
+ */
 export function registeredContacts(
   core: EmulatorCore,
 ): { endpoint: EndpointRecord; contact: ContactRecord }[] {
   return [...core.endpoints.values()].flatMap((endpoint) =>
-    endpoint.contact ? [{ endpoint, contact: endpoint.contact }] : [],
+    endpoint.contact && !endpoint.contact.permanent ? [{ endpoint, contact: endpoint.contact }] : [],
   );
+}
+
+/**
+ * `ast_devstate2str` of chan_pjsip's device state: `Unavailable` while the endpoint is offline,
+ * else `In use` with a channel on it and `Not in use` without (ringing and busy are not told apart).
+ */
+export function deviceState(core: EmulatorCore, endpoint: EndpointRecord): string {
+  if (endpoint.state === 'offline') return 'Unavailable';
+  for (const channel of core.channels.values()) {
+    if (!channel.gone && channel.endpointId === endpoint.id) return 'In use';
+  }
+  return 'Not in use';
 }
 
 /**

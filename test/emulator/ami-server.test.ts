@@ -161,6 +161,88 @@ describe('Asterisk emulator: AMI over TCP as manager.c speaks it', () => {
     expect(anonymous.messages).toEqual([]);
   });
 
+  it('lists a trunk’s static contact with PJSIPShowEndpoint, not with PJSIPShowContacts', async () => {
+    emulator.declareTrunk('PJSIP/telkomsel', 'sip:203.0.113.5:5060');
+    const client = await open();
+    await login(client, { Events: 'off' });
+    // Only the phone's registration: static contacts are not in sorcery's contact store.
+    client.send({ Action: 'PJSIPShowContacts', ActionID: 'c-3' });
+    await client.next(event('ContactListComplete'));
+    expect(client.messages.filter(event('ContactList')).map((m) => get(m, 'Endpoint'))).toEqual(['taker1']);
+
+    client.send({ Action: 'PJSIPShowEndpoint', Endpoint: 'PJSIP/telkomsel', ActionID: 'e-1' });
+    expect(await client.next(response('e-1'))).toEqual([
+      ['Response', 'Success'],
+      ['ActionID', 'e-1'],
+      ['EventList', 'start'],
+      ['Message', 'Following are Events for each object associated with the Endpoint'],
+    ]);
+    expect(await client.next(event('EndpointDetailComplete'))).toEqual([
+      ['Event', 'EndpointDetailComplete'],
+      ['ActionID', 'e-1'],
+      ['EventList', 'Complete'],
+      ['ListItems', '3'],
+    ]);
+    const detail = await client.next(event('EndpointDetail'));
+    expect(get(detail, 'ObjectName')).toBe('telkomsel');
+    expect(get(detail, 'DeviceState')).toBe('Not in use');
+    expect(get(await client.next(event('AorDetail')), 'ContactsRegistered')).toBe('0');
+    const contact = await client.next(event('ContactStatusDetail'));
+    expect(get(contact, 'ActionID')).toBe('e-1');
+    expect(get(contact, 'AOR')).toBe('telkomsel');
+    expect(get(contact, 'URI')).toBe('sip:203.0.113.5:5060');
+    expect(get(contact, 'Status')).toBe('Reachable');
+    expect(get(contact, 'EndpointName')).toBe('telkomsel');
+    expect(get(contact, 'ID')).toMatch(/^telkomsel@@[0-9a-f]{32}$/);
+    expect(get(contact, 'CallID')).toBeUndefined();
+
+    emulator.setEndpointReachable('PJSIP/telkomsel', false);
+    client.send({ Action: 'PJSIPShowEndpoint', Endpoint: 'telkomsel', ActionID: 'e-2' });
+    await client.next(response('e-2'));
+    const after = await client.next(
+      (m) => get(m, 'Event') === 'ContactStatusDetail' && get(m, 'ActionID') === 'e-2',
+    );
+    expect(get(after, 'Status')).toBe('Unreachable');
+    expect(get(after, 'RoundtripUsec')).toBe('0');
+    const offline = await client.next(
+      (m) => get(m, 'Event') === 'EndpointDetail' && get(m, 'ActionID') === 'e-2',
+    );
+    expect(get(offline, 'DeviceState')).toBe('Unavailable');
+  });
+
+  it('answers PJSIPShowEndpoint without a name or for an unknown endpoint with an error', async () => {
+    const client = await open();
+    await login(client, { Events: 'off' });
+    client.send({ Action: 'PJSIPShowEndpoint', ActionID: 'e-3' });
+    expect(get(await client.next(response('e-3')), 'Message')).toBe(
+      'PJSIPShowEndpoint requires an endpoint name',
+    );
+    client.send({ Action: 'PJSIPShowEndpoint', Endpoint: 'indosat', ActionID: 'e-4' });
+    expect(await client.next(response('e-4'))).toEqual([
+      ['Response', 'Error'],
+      ['ActionID', 'e-4'],
+      ['Message', 'Unable to retrieve endpoint indosat'],
+    ]);
+  });
+
+  it('sends ContactStatus with the trunk’s AOR and endpoint when its static contact stops answering', async () => {
+    emulator.declareTrunk('PJSIP/indosat');
+    const client = await open();
+    await login(client);
+    emulator.setEndpointReachable('PJSIP/indosat', false);
+    const unreachable = await client.next(event('ContactStatus', { ContactStatus: 'Unreachable' }));
+    expect(unreachable).toEqual([
+      ['Event', 'ContactStatus'],
+      ['Privilege', 'system,all'],
+      ['URI', expect.stringMatching(/^sip:198\.51\.100\.\d+:5060$/)],
+      ['ContactStatus', 'Unreachable'],
+      ['AOR', 'indosat'],
+      ['EndpointName', 'indosat'],
+      ['RoundtripUsec', '0'],
+    ]);
+    expect(get(await client.next(event('PeerStatus')), 'Peer')).toBe('PJSIP/indosat');
+  });
+
   it('dropAmiConnections cuts every session', async () => {
     const client = await open();
     await login(client);
