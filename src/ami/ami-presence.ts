@@ -1,9 +1,12 @@
 /**
- * Call takers' softphone reachability from Asterisk's AMI: res_pjsip qualifies each registered
- * contact and raises `ContactStatus` (Reachable, Unreachable, Created, Removed, ...); on every
- * (re)connection `PJSIPShowContacts` lists them all, so changes missed while disconnected are
- * caught up. Only this module knows AMI or imports asterisk-manager; the rest of siaga112 sees
- * {@link SoftphonePresenceSource}.
+ * Call takers' softphone reachability, operator trunks' reachability and Asterisk's liveness from
+ * Asterisk's AMI: res_pjsip qualifies each contact and raises `ContactStatus` (Reachable,
+ * Unreachable, Created, Removed, ...); on every (re)connection `PJSIPShowContacts` lists the
+ * phones' registrations and `PJSIPShowEndpoint` each trunk's contacts (a trunk's contact is
+ * static, and PJSIPShowContacts leaves static contacts out), so changes missed while
+ * disconnected are caught up. Liveness is the connection plus its last Ping answered. Only this
+ * module knows AMI or imports asterisk-manager; the rest of siaga112 sees
+ * {@link SoftphonePresenceSource} and {@link AsteriskMonitor}.
  *
  * asterisk-manager 0.2.0 parses the protocol and correlates ActionIDs; everything around it is
  * ours: its reconnect waits 10-60 s and logs to stdout, its actions wait forever, it only ends an
@@ -22,6 +25,7 @@ import {
   ReachabilityTable,
   reportFromContactList,
   reportFromContactStatus,
+  reportFromContactStatusDetail,
 } from './contact-reachability.ts';
 
 export interface ReachabilityDetail {
@@ -46,6 +50,30 @@ export interface SoftphonePresenceSource {
   close(): Promise<void>;
   /** Logged in and listed; false while reconnecting. */
   readonly connected: boolean;
+}
+
+/** `trunk` is the endpoint name, e.g. `telkomsel`. */
+export type TrunkReachabilityListener = (
+  trunk: string,
+  reachable: boolean,
+  detail: ReachabilityDetail,
+) => void;
+
+/** What siaga112 learns about Asterisk itself and its operator trunks (for /ready and /metrics). */
+export interface AsteriskMonitor {
+  /** Logged in and listed, and the last keep-alive Ping was answered. */
+  readonly alive: boolean;
+  /** The trunks watched (endpoint names), as configured. */
+  readonly trunks: readonly string[];
+  /**
+   * Each watched trunk and whether one of its contacts answers qualify; empty while not
+   * connected (unknown). A trunk Asterisk reports no contact for is unreachable.
+   */
+  trunkReachability(): Map<string, boolean>;
+  /** Told each time a trunk's reachability flips; returns the unsubscribe function. */
+  onTrunkReachability(listener: TrunkReachabilityListener): () => void;
+  /** Told on every (re)connection and every loss of it; returns the unsubscribe function. */
+  onConnectionChange(listener: (connected: boolean) => void): () => void;
 }
 
 export type AmiErrorCode =
@@ -84,19 +112,31 @@ export interface AmiPresenceOptions {
   reconnectDelayMs?: { min: number; max: number };
   /** How long start() waits for the first connection. Default 3 × actionTimeoutMs. */
   startTimeoutMs?: number;
+  /**
+   * Operator trunks to watch, as PJSIP endpoint names (`telkomsel`): their contacts are kept
+   * apart from the softphones'. Default none.
+   */
+  trunks?: readonly string[];
 }
 
 /** manager.c lines are short; a "line" this long is garbage, not AMI. */
 const MAX_LINE_CHARS = 64 * 1024;
 
-/** The SoftphonePresenceSource on top of asterisk-manager. */
-export class AmiPresence implements SoftphonePresenceSource {
+/** The SoftphonePresenceSource and AsteriskMonitor on top of asterisk-manager. */
+export class AmiPresence implements SoftphonePresenceSource, AsteriskMonitor {
   readonly #options: Required<AmiPresenceOptions>;
+  /** The phones' contacts. */
   readonly #table = new ReachabilityTable();
+  /** The watched trunks' contacts, and the trunks as endpoint ids (`PJSIP/telkomsel`). */
+  readonly #trunkTable = new ReachabilityTable();
+  readonly #trunkIds: ReadonlySet<string>;
   readonly #listeners = new Set<ReachabilityListener>();
+  readonly #trunkListeners = new Set<TrunkReachabilityListener>();
   readonly #connectionListeners = new Set<(connected: boolean) => void>();
   #session: AmiSession | undefined;
   #connected = false;
+  /** The current connection's last keep-alive Ping was answered (its login counts as one). */
+  #pingAnswered = false;
   #everConnected = false;
   #closed = false;
   #stop = new AbortController();
@@ -115,12 +155,34 @@ export class AmiPresence implements SoftphonePresenceSource {
       keepAliveMs: 10_000,
       reconnectDelayMs: { min: 200, max: 10_000 },
       startTimeoutMs: actionTimeoutMs * 3,
+      trunks: [],
       ...options,
     };
+    this.#trunkIds = new Set(this.#options.trunks.map((trunk) => `PJSIP/${trunk}`));
   }
 
   get connected(): boolean {
     return this.#connected;
+  }
+
+  get alive(): boolean {
+    return this.#connected && this.#pingAnswered;
+  }
+
+  get trunks(): readonly string[] {
+    return this.#options.trunks;
+  }
+
+  trunkReachability(): Map<string, boolean> {
+    if (!this.#connected) return new Map();
+    return new Map(
+      this.#options.trunks.map((trunk) => [trunk, this.#trunkTable.reachable(`PJSIP/${trunk}`)]),
+    );
+  }
+
+  onTrunkReachability(listener: TrunkReachabilityListener): () => void {
+    this.#trunkListeners.add(listener);
+    return () => this.#trunkListeners.delete(listener);
   }
 
   onReachability(listener: ReachabilityListener): () => void {
@@ -186,12 +248,19 @@ export class AmiPresence implements SoftphonePresenceSource {
     while (!stop.aborted) {
       let session: AmiSession | undefined;
       try {
-        session = await AmiSession.open(this.#options, (message) => this.#onEvent(message));
+        session = await AmiSession.open(
+          this.#options,
+          (message) => this.#onEvent(message),
+          (answered) => {
+            if (this.#session === session) this.#pingAnswered = answered;
+          },
+        );
         if (stop.aborted) {
           session.destroy();
           break;
         }
         this.#session = session;
+        this.#pingAnswered = true;
         await this.#reconcile(session);
         failures = 0;
         this.#everConnected = true;
@@ -235,10 +304,14 @@ export class AmiPresence implements SoftphonePresenceSource {
         const reports: ContactReport[] = [];
         for (const item of items) {
           const report = reportFromContactList(item);
-          if (report) reports.push(report);
-          else this.#options.logger.warn('AMI ContactList item without endpoint, URI or status; ignored');
+          if (!report)
+            this.#options.logger.warn('AMI ContactList item without endpoint, URI or status; ignored');
+          // A trunk that registers has its registrations here too: its own listing covers them.
+          else if (!this.#trunkIds.has(report.endpoint)) reports.push(report);
         }
+        const trunkReports = await this.#listTrunkContacts(session);
         for (const change of this.#table.replace(reports)) this.#notify(change);
+        for (const change of this.#trunkTable.replace(trunkReports)) this.#notifyTrunk(change);
       } finally {
         const buffered = this.#buffered ?? [];
         this.#buffered = undefined;
@@ -261,6 +334,39 @@ export class AmiPresence implements SoftphonePresenceSource {
     }
   }
 
+  /** Each watched trunk's contacts (registered and static) from PJSIPShowEndpoint. */
+  async #listTrunkContacts(session: AmiSession): Promise<ContactReport[]> {
+    const { logger } = this.#options;
+    const listings = await Promise.all(
+      this.#options.trunks.map(async (trunk) => {
+        let items: ManagerMessage[];
+        try {
+          items = await session.list('PJSIPShowEndpoint', 'EndpointDetailComplete', { Endpoint: trunk });
+        } catch (error) {
+          if (!isAmiError(error, 'rejected')) throw error;
+          // e.g. "Unable to retrieve endpoint telkomsel": TRUNKS names an endpoint Asterisk lacks.
+          logger.warn({ err: error, trunk }, 'AMI could not show a trunk; counted unreachable');
+          return [];
+        }
+        const reports: ContactReport[] = [];
+        for (const item of items) {
+          if (field(item, 'Event')?.toLowerCase() !== 'contactstatusdetail') continue;
+          const report = reportFromContactStatusDetail(item);
+          // Reported for the endpoint asked about: a shared AOR's contacts count for this trunk.
+          if (report) reports.push({ ...report, endpoint: `PJSIP/${trunk}` });
+        }
+        if (reports.length === 0) {
+          logger.warn(
+            { trunk },
+            'trunk has no contact to qualify (AOR with contact= and qualify_frequency); counted unreachable',
+          );
+        }
+        return reports;
+      }),
+    );
+    return listings.flat();
+  }
+
   #onEvent(message: ManagerMessage): void {
     if (field(message, 'Event')?.toLowerCase() !== 'contactstatus') return;
     const report = reportFromContactStatus(message);
@@ -273,8 +379,29 @@ export class AmiPresence implements SoftphonePresenceSource {
   }
 
   #apply(report: ContactReport): void {
+    if (this.#trunkIds.has(report.endpoint)) {
+      const change = this.#trunkTable.apply(report);
+      if (change) this.#notifyTrunk(change);
+      return;
+    }
     const change = this.#table.apply(report);
     if (change) this.#notify(change);
+  }
+
+  #notifyTrunk(change: ReachabilityChange): void {
+    const { reachable, status, uri } = change;
+    const trunk = change.endpoint.slice('PJSIP/'.length);
+    // An operator trunk down means that operator's 112 callers may not reach us at all.
+    if (reachable) this.#options.logger.info({ trunk, status, uri }, 'operator trunk reachable');
+    else this.#options.logger.warn({ trunk, status, uri }, 'operator trunk unreachable (qualify unanswered)');
+    const detail: ReachabilityDetail = uri === undefined ? { status } : { status, uri };
+    for (const listener of [...this.#trunkListeners]) {
+      try {
+        listener(trunk, reachable, detail);
+      } catch (error) {
+        this.#options.logger.error({ err: error, trunk }, 'trunk reachability listener failed');
+      }
+    }
   }
 
   #notify(change: ReachabilityChange): void {
@@ -333,10 +460,11 @@ class AmiSession {
     });
   }
 
-  /** Connects and logs in, each within the action timeout. */
+  /** Connects and logs in, each within the action timeout; `onPing` hears each keep-alive's fate. */
   static async open(
     options: SessionOptions,
     onEvent: (message: ManagerMessage) => void,
+    onPing: (answered: boolean) => void,
   ): Promise<AmiSession> {
     const manager = new AsteriskManager(0, options.host, options.username, options.secret, true);
     guardParser(manager, options.logger);
@@ -382,11 +510,15 @@ class AmiSession {
       throw error;
     }
     session.#keepAlive = setInterval(() => {
-      session.action('Ping').catch((error: unknown) => {
-        if (session.#gone) return;
-        options.logger.warn({ err: error }, 'AMI Ping unanswered; dropping the connection');
-        session.destroy();
-      });
+      session.action('Ping').then(
+        () => onPing(true),
+        (error: unknown) => {
+          if (session.#gone) return;
+          onPing(false);
+          options.logger.warn({ err: error }, 'AMI Ping unanswered; dropping the connection');
+          session.destroy();
+        },
+      );
     }, options.keepAliveMs);
     return session;
   }
@@ -406,7 +538,7 @@ class AmiSession {
   }
 
   /** A list action: its events (with our ActionID) until `completeEvent`. */
-  list(name: string, completeEvent: string): Promise<ManagerMessage[]> {
+  list(name: string, completeEvent: string, fields: Record<string, string> = {}): Promise<ManagerMessage[]> {
     const actionId = this.#nextId();
     const items: ManagerMessage[] = [];
     const done = new Promise<ManagerMessage[]>((resolve, reject) => {
@@ -414,7 +546,7 @@ class AmiSession {
         if (field(message, 'Event')?.toLowerCase() === completeEvent.toLowerCase()) resolve(items);
         else items.push(message);
       });
-      this.#manager.action({ action: name, actionid: actionId }, (error) => {
+      this.#manager.action({ ...fields, action: name, actionid: actionId }, (error) => {
         if (error) reject(new AmiError(name, 'rejected', field(error, 'Message') ?? 'error'));
       });
     });

@@ -1,5 +1,7 @@
 /**
- * Which call-taker phones are reachable, decided from res_pjsip's contact statuses (pure: no I/O).
+ * Which call-taker phones and operator trunks are reachable, decided from res_pjsip's contact
+ * statuses (pure: no I/O). A trunk's contact is static (`contact=` on its AOR) and qualified the
+ * same way.
  *
  * A phone (`PJSIP/taker1`) is reachable while at least one of its registered contacts is
  * `Reachable` (its last qualify OPTIONS was answered) or `NonQualified` (registered, qualify
@@ -8,7 +10,10 @@
  * mirrors res_pjsip's endpoint state: online when any AOR has an available contact.
  */
 
-/** A contact status as AMI reports it (ContactStatus `ContactStatus`, ContactList `Status`). */
+/**
+ * A contact status as AMI reports it (ContactStatus `ContactStatus`, ContactList and
+ * ContactStatusDetail `Status`).
+ */
 export interface ContactReport {
   /** `PJSIP/<endpoint>` */
   endpoint: string;
@@ -52,10 +57,14 @@ export function reportFromContactStatus(fields: AmiFields): ContactReport | unde
   return { endpoint, uri, status };
 }
 
-/** A ContactList item: Endpoint, or the AOR part of ObjectName (`<aor>;@<hash>`). */
+/**
+ * A ContactList item: Endpoint, or the AOR part of ObjectName (`<aor>;@<hash>` for a
+ * registration, `<aor>@@<hash>` for a static contact, as res_pjsip's location.c names them).
+ */
 export function reportFromContactList(fields: AmiFields): ContactReport | undefined {
   const objectName = field(fields, 'ObjectName') ?? '';
-  const aor = objectName.includes(';@') ? objectName.slice(0, objectName.indexOf(';@')) : undefined;
+  const separator = /;@|@@/.exec(objectName);
+  const aor = separator ? objectName.slice(0, separator.index) : undefined;
   const endpoint = endpointId(field(fields, 'Endpoint') || aor);
   const uri = field(fields, 'Uri');
   const status = field(fields, 'Status');
@@ -63,7 +72,20 @@ export function reportFromContactList(fields: AmiFields): ContactReport | undefi
   return { endpoint, uri, status };
 }
 
-/** The phones' contacts and the reachability they add up to. */
+/**
+ * A ContactStatusDetail item of PJSIPShowEndpoint (pjsip_options.c ast_sip_format_contact_ami):
+ * every contact of the endpoint's AORs, static ones included, with EndpointName the endpoint
+ * asked about.
+ */
+export function reportFromContactStatusDetail(fields: AmiFields): ContactReport | undefined {
+  const endpoint = endpointId(field(fields, 'EndpointName') || field(fields, 'AOR'));
+  const uri = field(fields, 'URI');
+  const status = field(fields, 'Status');
+  if (!endpoint || !uri || !status) return undefined;
+  return { endpoint, uri, status };
+}
+
+/** Endpoints' contacts (phones' or trunks') and the reachability they add up to. */
 export class ReachabilityTable {
   /** endpoint → contact uri → status */
   readonly #contacts = new Map<string, Map<string, string>>();

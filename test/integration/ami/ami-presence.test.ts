@@ -153,6 +153,120 @@ describe('AMI presence: softphone reachability through asterisk-manager', () => 
   });
 });
 
+describe('AMI monitoring: Asterisk liveness and operator trunks', () => {
+  let emulator: AsteriskEmulator;
+  const sources: AmiPresence[] = [];
+
+  const monitor = (trunks: string[], overrides: Partial<AmiPresenceOptions> = {}) => {
+    const source = new AmiPresence({
+      host: emulator.ami!.host,
+      port: emulator.ami!.port,
+      username: AMI_USER,
+      secret: AMI_SECRET,
+      logger: createLogger('silent'),
+      actionTimeoutMs: 1_000,
+      reconnectDelayMs: { min: 20, max: 200 },
+      trunks,
+      ...overrides,
+    });
+    sources.push(source);
+    const trunkFlips: Flip[] = [];
+    const phoneFlips: string[] = [];
+    source.onTrunkReachability((endpoint, reachable, detail) =>
+      trunkFlips.push({ endpoint, reachable, status: detail.status, uri: detail.uri }),
+    );
+    source.onReachability((endpoint) => phoneFlips.push(endpoint));
+    return { source, trunkFlips, phoneFlips };
+  };
+
+  beforeEach(async () => {
+    emulator = await startAsteriskEmulator({
+      username: 'ari',
+      password: 'ari-secret',
+      ami: { username: AMI_USER, secret: AMI_SECRET },
+    });
+    emulator.setEndpoint('PJSIP/taker1', { answer: 'never' });
+    emulator.declareTrunk('PJSIP/telkomsel', 'sip:203.0.113.5:5060');
+    emulator.declareTrunk('PJSIP/indosat', 'sip:203.0.113.6:5060');
+  });
+
+  afterEach(async () => {
+    for (const source of sources.splice(0)) await source.close();
+    await emulator.stop();
+  });
+
+  it('reads the trunks’ static contacts at start and keeps them apart from the softphones', async () => {
+    emulator.setEndpointReachable('PJSIP/indosat', false);
+    const { source, trunkFlips, phoneFlips } = monitor(['telkomsel', 'indosat', 'xl']);
+    expect(source.trunkReachability()).toEqual(new Map());
+    await source.start();
+    expect(source.alive).toBe(true);
+    expect(source.trunks).toEqual(['telkomsel', 'indosat', 'xl']);
+    // xl is not configured in this Asterisk: PJSIPShowEndpoint refuses it, so it is unreachable.
+    expect(source.trunkReachability()).toEqual(
+      new Map([
+        ['telkomsel', true],
+        ['indosat', false],
+        ['xl', false],
+      ]),
+    );
+    expect(trunkFlips).toEqual([
+      { endpoint: 'telkomsel', reachable: true, status: 'Reachable', uri: 'sip:203.0.113.5:5060' },
+    ]);
+    expect(phoneFlips).toEqual(['PJSIP/taker1']);
+    expect(await source.listReachability()).toEqual(new Map([['PJSIP/taker1', true]]));
+  });
+
+  it('follows a trunk going Unreachable and back through ContactStatus', async () => {
+    const { source, trunkFlips, phoneFlips } = monitor(['telkomsel', 'indosat']);
+    await source.start();
+    trunkFlips.length = 0;
+    phoneFlips.length = 0;
+    emulator.setEndpointReachable('PJSIP/telkomsel', false);
+    await eventually(() => trunkFlips.length === 1, 'the Unreachable trunk');
+    expect(trunkFlips[0]).toEqual({
+      endpoint: 'telkomsel',
+      reachable: false,
+      status: 'Unreachable',
+      uri: 'sip:203.0.113.5:5060',
+    });
+    expect(source.trunkReachability().get('telkomsel')).toBe(false);
+    emulator.setEndpointReachable('PJSIP/telkomsel', true);
+    await eventually(() => trunkFlips.length === 2, 'the Reachable trunk');
+    expect(source.trunkReachability().get('telkomsel')).toBe(true);
+    // A trunk is not a softphone: presence never hears of it.
+    expect(phoneFlips).toEqual([]);
+  });
+
+  it('is not alive while the connection is down, and catches up on a trunk lost meanwhile', async () => {
+    const { source, trunkFlips } = monitor(['telkomsel', 'indosat']);
+    const aliveAtChange: boolean[] = [];
+    const trunksAtChange: number[] = [];
+    source.onConnectionChange(() => {
+      aliveAtChange.push(source.alive);
+      trunksAtChange.push(source.trunkReachability().size);
+    });
+    await source.start();
+    trunkFlips.length = 0;
+    emulator.dropAmiConnections();
+    // Lost while nobody listens: only PJSIPShowEndpoint after the reconnection can tell.
+    emulator.setEndpointReachable('PJSIP/indosat', false);
+    await eventually(() => aliveAtChange.length === 3 && source.alive, 'the reconnection');
+    expect(aliveAtChange).toEqual([true, false, true]);
+    // Unknown (empty) while disconnected, both trunks known again once listed.
+    expect(trunksAtChange).toEqual([2, 0, 2]);
+    expect(trunkFlips).toEqual([
+      { endpoint: 'indosat', reachable: false, status: 'Unreachable', uri: 'sip:203.0.113.6:5060' },
+    ]);
+    expect(source.trunkReachability()).toEqual(
+      new Map([
+        ['telkomsel', true],
+        ['indosat', false],
+      ]),
+    );
+  });
+});
+
 describe('AMI presence against a misbehaving manager', () => {
   let server: Server;
   let port: number;
@@ -248,9 +362,14 @@ describe('AMI presence against a misbehaving manager', () => {
   it('drops a connection whose Ping goes unanswered (half-open) and reconnects', async () => {
     onLogin = () => {};
     const presence = await start(100);
+    const aliveAtChange: boolean[] = [];
+    presence.onConnectionChange(() => aliveAtChange.push(presence.alive));
+    expect(presence.alive).toBe(true);
     answerPings = false;
     await eventually(() => connections >= 2, 'a reconnection after the silent Ping');
     answerPings = true;
     await eventually(() => presence.connected, 'connected again');
+    expect(aliveAtChange.slice(0, 2)).toEqual([false, true]);
+    expect(presence.alive).toBe(true);
   });
 });

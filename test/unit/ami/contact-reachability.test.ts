@@ -3,6 +3,7 @@ import {
   ReachabilityTable,
   reportFromContactList,
   reportFromContactStatus,
+  reportFromContactStatusDetail,
 } from '../../../src/ami/contact-reachability.ts';
 
 const URI_A = 'sip:taker1@192.0.2.11:5060';
@@ -37,6 +38,28 @@ describe('contact reachability', () => {
         status: 'NonQualified',
       }),
     ).toEqual({ endpoint: 'PJSIP/taker2', uri: URI_B, status: 'NonQualified' });
+    // A static contact (a trunk's `contact=`), should a listing ever include one.
+    expect(
+      reportFromContactList({
+        objectname: 'telkomsel@@0123abcd',
+        uri: 'sip:203.0.113.5',
+        status: 'Reachable',
+      }),
+    ).toEqual({ endpoint: 'PJSIP/telkomsel', uri: 'sip:203.0.113.5', status: 'Reachable' });
+    expect(
+      reportFromContactStatusDetail({
+        event: 'ContactStatusDetail',
+        aor: 'telkomsel',
+        uri: 'sip:203.0.113.5:5060',
+        useragent: '',
+        regexpire: '0',
+        status: 'Unreachable',
+        roundtripusec: '0',
+        endpointname: 'telkomsel',
+        id: 'telkomsel@@0123abcd',
+      }),
+    ).toEqual({ endpoint: 'PJSIP/telkomsel', uri: 'sip:203.0.113.5:5060', status: 'Unreachable' });
+    expect(reportFromContactStatusDetail({ aor: 'telkomsel', status: 'Reachable' })).toBeUndefined();
     expect(reportFromContactStatus({ uri: URI_A, contactstatus: 'Reachable' })).toBeUndefined();
     expect(
       reportFromContactStatus({ uri: URI_A, contactstatus: 'Reachable', endpointname: 'a b' }),
