@@ -21,6 +21,14 @@ export interface MetricsSources {
     readonly connected: boolean;
     onConnectionChange(listener: (state: ConnectionState) => void): () => void;
   };
+  /** Asterisk seen over AMI (liveness, operator trunks), when AMI is configured; else no AMI metrics. */
+  ami?: {
+    /** Logged in and the last keep-alive Ping answered. */
+    readonly alive: boolean;
+    /** Each watched trunk and whether it answers qualify; empty while AMI is not connected. */
+    trunkReachability(): Map<string, boolean>;
+    onConnectionChange(listener: (connected: boolean) => void): () => void;
+  };
   logger: Logger;
   /** How long one Redis read may hold a scrape up before its metric is skipped (default 2000). */
   readTimeoutMs?: number;
@@ -31,7 +39,7 @@ export interface ServiceMetrics {
   readonly registry: Registry;
   /** Counts an ended call: its disposition, its screening decision, its wait when answered. */
   callEnded(record: Readonly<CallRecord>): void;
-  /** Stops following the ARI connection. */
+  /** Stops following the ARI (and AMI) connection. */
   close(): void;
 }
 
@@ -171,11 +179,14 @@ export function createMetrics(sources: MetricsSources): ServiceMetrics {
     registers,
   });
   let everConnected = sources.ari.connected;
-  const unsubscribe = sources.ari.onConnectionChange((state) => {
-    if (state !== 'connected') return;
-    if (everConnected) reconnects.inc();
-    everConnected = true;
-  });
+  const unsubscribe = [
+    sources.ari.onConnectionChange((state) => {
+      if (state !== 'connected') return;
+      if (everConnected) reconnects.inc();
+      everConnected = true;
+    }),
+  ];
+  if (sources.ami) unsubscribe.push(amiMetrics(sources.ami, registers));
 
   const waitSeconds = new Histogram({
     name: 'siaga112_call_wait_seconds',
@@ -209,6 +220,42 @@ export function createMetrics(sources: MetricsSources): ServiceMetrics {
       if (record.screening) screened.inc({ decision: record.screening.decision });
       if (record.connectedAt && record.waitMs !== null) waitSeconds.observe(record.waitMs / 1000);
     },
-    close: unsubscribe,
+    close: () => {
+      for (const off of unsubscribe.splice(0)) off();
+    },
   };
+}
+
+/** AMI's gauges and counter; returns the function that stops following its connection. */
+function amiMetrics(ami: NonNullable<MetricsSources['ami']>, registers: Registry[]): () => void {
+  new Gauge({
+    name: 'siaga112_ami_connected',
+    help: '1 while AMI is logged in to Asterisk and its last keep-alive Ping was answered, else 0.',
+    registers,
+    collect() {
+      this.set(ami.alive ? 1 : 0);
+    },
+  });
+  new Gauge({
+    name: 'siaga112_trunk_reachable',
+    help: "1 while an operator trunk's contact answers Asterisk's qualify, else 0 (TRUNKS; no sample while AMI is down).",
+    labelNames: ['trunk'] as const,
+    registers,
+    collect() {
+      // Unknown while AMI is down: no sample rather than a guess (siaga112_ami_connected says why).
+      this.reset();
+      for (const [trunk, reachable] of ami.trunkReachability()) this.set({ trunk }, reachable ? 1 : 0);
+    },
+  });
+  const reconnects = new Counter({
+    name: 'siaga112_ami_reconnects_total',
+    help: 'Times the AMI connection was made again after having been made in this process.',
+    registers,
+  });
+  let everConnected = ami.alive;
+  return ami.onConnectionChange((connected) => {
+    if (!connected) return;
+    if (everConnected) reconnects.inc();
+    everConnected = true;
+  });
 }

@@ -17,7 +17,11 @@ describe('the HTTP API of a running service', () => {
       const reply = await center.service.app.inject({ method: 'GET', url: '/ready' });
       return reply.statusCode === 200 ? reply : undefined;
     }, '/ready to answer 200');
-    expect(ready.json()).toEqual({ ready: true, checks: { ari: true, redis: true, postgres: true } });
+    expect(ready.json()).toEqual({
+      ready: true,
+      checks: { ari: true, redis: true, postgres: true },
+      degraded: [],
+    });
   });
 
   it('rejects a malformed state change with a 400 that names the field', async () => {
@@ -115,7 +119,11 @@ describe('the HTTP API of a running service', () => {
       const r = await center.service.app.inject({ method: 'GET', url: '/ready' });
       return r.statusCode === 503 ? r : undefined;
     }, '/ready to answer 503');
-    expect(reply.json()).toEqual({ ready: false, checks: { ari: false, redis: true, postgres: true } });
+    expect(reply.json()).toEqual({
+      ready: false,
+      checks: { ari: false, redis: true, postgres: true },
+      degraded: [],
+    });
   });
 
   it('streams the live state as server-sent events, pushing a change when a taker logs on', async () => {

@@ -90,4 +90,54 @@ describe('the service metrics', () => {
     ari.set('connected');
     expect(await metrics.registry.metrics()).toContain('siaga112_ari_reconnects_total 2');
   });
+
+  it('have no AMI metrics without AMI', async () => {
+    const metrics = createMetrics(sources());
+    expect(await metrics.registry.metrics()).not.toMatch(/siaga112_(ami|trunk)_/);
+    metrics.close();
+  });
+
+  it('follow AMI: liveness, reconnects and each trunk while known', async () => {
+    const listeners = new Set<(connected: boolean) => void>();
+    let trunks = new Map<string, boolean>();
+    const ami = {
+      alive: true,
+      trunkReachability: () => trunks,
+      onConnectionChange(listener: (connected: boolean) => void) {
+        listeners.add(listener);
+        return () => listeners.delete(listener);
+      },
+      set(connected: boolean) {
+        ami.alive = connected;
+        for (const listener of listeners) listener(connected);
+      },
+    };
+    const metrics = createMetrics(sources({ ami }));
+    trunks = new Map([
+      ['telkomsel', true],
+      ['indosat', false],
+    ]);
+    let text = await metrics.registry.metrics();
+    expect(text).toContain('siaga112_ami_connected 1');
+    expect(text).toContain('siaga112_trunk_reachable{trunk="telkomsel"} 1');
+    expect(text).toContain('siaga112_trunk_reachable{trunk="indosat"} 0');
+    expect(text).toContain('siaga112_ami_reconnects_total 0');
+    // AMI down: trunks unknown, so no sample at all rather than the last one.
+    ami.set(false);
+    trunks = new Map();
+    text = await metrics.registry.metrics();
+    expect(text).toContain('siaga112_ami_connected 0');
+    expect(text).toContain('# TYPE siaga112_trunk_reachable gauge');
+    expect(text).not.toMatch(/^siaga112_trunk_reachable\{/m);
+    ami.set(true);
+    trunks = new Map([
+      ['telkomsel', false],
+      ['indosat', false],
+    ]);
+    text = await metrics.registry.metrics();
+    expect(text).toContain('siaga112_ami_reconnects_total 1');
+    expect(text).toContain('siaga112_trunk_reachable{trunk="telkomsel"} 0');
+    metrics.close();
+    expect(listeners.size).toBe(0);
+  });
 });
