@@ -34,7 +34,8 @@ export function registerAuth(app: FastifyInstance, deps: AuthDeps): void {
   app.addHook('onRequest', async (request, reply) => {
     const access = accessFor(request.method, routeOf(request));
     if ('public' in access) return;
-    const match = /^Bearer ([A-Za-z0-9_-]{1,200})$/.exec(request.headers.authorization ?? '');
+    // The scheme is case-insensitive (RFC 9110 §11.1); the key is not.
+    const match = /^Bearer +([A-Za-z0-9_-]{1,200})$/i.exec(request.headers.authorization ?? '');
     const principal = match ? await deps.verify(match[1] as string) : undefined;
     if (!principal) {
       // Only failures are slowed down: a valid key always works, even from an address (a shared

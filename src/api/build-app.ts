@@ -3,7 +3,7 @@ import swaggerUi from '@fastify/swagger-ui';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
 import type { Logger } from '../logger.ts';
 import { type AuthDeps, registerAuth } from './auth-plugin.ts';
-import { registerProblemHandler } from './problem.ts';
+import { frameworkProblem, registerProblemHandler } from './problem.ts';
 import { type CallRoutesDeps, callRoutes } from './routes/call-routes.ts';
 import { type CallbackRoutesDeps, callbackRoutes } from './routes/callback-routes.ts';
 import { type DeskRoutesDeps, deskRoutes } from './routes/desk-routes.ts';
@@ -37,7 +37,9 @@ export interface AppDeps {
 }
 
 /** A hop count becomes "trust the nearest n hops" (what fastify does with a number at run time). */
-function trustedProxies(trust: false | number | readonly string[]): boolean | string[] | ((address: string, hop: number) => boolean) {
+function trustedProxies(
+  trust: false | number | readonly string[],
+): boolean | string[] | ((address: string, hop: number) => boolean) {
   if (trust === false) return false;
   if (typeof trust === 'number') return (_address: string, hop: number) => hop < trust;
   return [...trust];
@@ -52,6 +54,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     // The client's address limits failed logins and goes to the audit log: behind a proxy it is
     // the forwarded one, but only from proxies named in the configuration.
     trustProxy: trustedProxies(deps.trustProxy ?? false),
+    frameworkErrors: frameworkProblem,
     // One line per request would drown the call log; errors are still logged by the handler.
     logController: new LogController({ disableRequestLogging: true }),
   });

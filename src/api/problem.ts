@@ -1,4 +1,4 @@
-import type { FastifyError, FastifyInstance } from 'fastify';
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 
 /** An error a route raises on purpose: a stable code, an HTTP status, a message for people. */
 export class ApiProblem extends Error {
@@ -59,6 +59,22 @@ export function registerProblemHandler(app: FastifyInstance): void {
         instance: request.url,
       });
   });
+}
+
+/**
+ * Errors the router raises before any route or error handler runs (a path parameter over the
+ * length limit, a URL that does not decode): answered as problems like everything else.
+ */
+export function frameworkProblem(error: FastifyError, request: FastifyRequest, reply: FastifyReply): void {
+  const status = typeof error.statusCode === 'number' && error.statusCode >= 400 ? error.statusCode : 400;
+  const detail =
+    error.code === 'FST_ERR_MAX_PARAM_LENGTH'
+      ? 'params: a path segment is longer than 100 characters'
+      : 'url: not a well-formed path (check its percent-encoding)';
+  void reply
+    .status(status)
+    .type('application/problem+json')
+    .send({ type: 'urn:siaga112:problem:bad-url', title: 'bad-url', status, detail, instance: request.url });
 }
 
 export const ProblemSchema = {
