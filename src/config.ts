@@ -26,6 +26,8 @@ export interface Config {
     readonly username: string;
     readonly secret: string;
   } | null;
+  /** Operator trunks (PJSIP endpoint names) whose qualify is watched over AMI; empty: none. */
+  readonly trunks: readonly string[];
   readonly databaseUrl: string;
   readonly redis: { readonly url: string; readonly keyPrefix: string };
   readonly calls: {
@@ -245,6 +247,20 @@ const amiUrl = (name: string): Variable<AmiTarget | null> => ({
   },
 });
 
+/** PJSIP endpoint names (`telkomsel,indosat`), or `none`. */
+const endpointNames = (name: string): Variable<string[]> => ({
+  name,
+  fallback: 'none',
+  expected: 'none, or comma-separated PJSIP endpoint names such as telkomsel,indosat,xl,smartfren',
+  parse: (raw) => {
+    if (raw.trim() === 'none') return [];
+    const names = raw.split(',').map((n) => n.trim());
+    const valid =
+      names.every((n) => /^[A-Za-z0-9_.+-]{1,64}$/.test(n)) && new Set(names).size === names.length;
+    return valid ? names : undefined;
+  },
+});
+
 function read<T>(env: Env, variable: Variable<T>): T {
   const raw = env[variable.name];
   const source = raw === undefined || raw === '' ? variable.fallback : raw;
@@ -277,6 +293,7 @@ export const variables = {
   ariApp: text('ARI_APP', 'siaga112'),
   ariRequestTimeoutMs: integer('ARI_REQUEST_TIMEOUT_MS', 3000, 100, 60000),
   amiUrl: { ...amiUrl('AMI_URL'), secret: true },
+  trunks: endpointNames('TRUNKS'),
   databaseUrl: { ...url('DATABASE_URL', ['postgres:', 'postgresql:']), secret: true },
   redisUrl: url('REDIS_URL', ['redis:', 'rediss:'], 'redis://127.0.0.1:6379'),
   redisKeyPrefix: text('REDIS_KEY_PREFIX', 'siaga112'),
@@ -333,6 +350,7 @@ export function loadConfig(env: Env = process.env): Config {
       requestTimeoutMs: read(env, v.ariRequestTimeoutMs),
     },
     ami: read(env, v.amiUrl),
+    trunks: read(env, v.trunks),
     databaseUrl: read(env, v.databaseUrl),
     redis: { url: read(env, v.redisUrl), keyPrefix: read(env, v.redisKeyPrefix) },
     calls: {
@@ -368,6 +386,9 @@ export function loadConfig(env: Env = process.env): Config {
       leaderLeaseMs: read(env, v.leaderLeaseMs),
     },
   };
+  if (config.trunks.length > 0 && config.ami === null) {
+    throw new ConfigError('TRUNKS is set but AMI_URL is none: trunks are watched over AMI');
+  }
   return deepFreeze(config);
 }
 

@@ -1,9 +1,10 @@
 import type { FastifyInstance } from 'fastify';
 import { Redis } from 'ioredis';
 import { sql } from 'kysely';
-import { AmiPresence } from './ami/ami-presence.ts';
+import { AmiPresence, type AsteriskMonitor } from './ami/ami-presence.ts';
 import { buildApp } from './api/build-app.ts';
 import { createMetrics } from './api/metrics.ts';
+import { advisory, type ReadinessCheck } from './api/routes/health-routes.ts';
 import { AriClientAdapter } from './ari/ari-client-adapter.ts';
 import { createApiKeyRepository } from './auth/api-keys.ts';
 import { createCallTimeline } from './callbacks/call-timeline.ts';
@@ -220,6 +221,11 @@ export async function startService(
     logger: logger.child({ component: 'callbacks' }),
   });
   // --- end callbacks ---
+  // AMI's ContactStatus is a second witness of softphone reachability (chan_pjsip qualify); it
+  // also tells whether Asterisk answers and whether the operator trunks (TRUNKS) do.
+  const ami = config.ami
+    ? new AmiPresence({ ...config.ami, trunks: config.trunks, logger: logger.child({ component: 'ami' }) })
+    : null;
   // Prometheus metrics on a registry of this instance's own (GET /metrics).
   const metrics = createMetrics({
     activeCalls: () => center.activeCalls.length,
@@ -228,6 +234,7 @@ export async function startService(
     recordBacklog: () => recorder.backlog(),
     leading: () => lease.leading,
     ari,
+    ami: ami ?? undefined,
     logger: logger.child({ component: 'metrics' }),
   });
   const center = new CallCenter({
@@ -302,10 +309,6 @@ export async function startService(
       logger.warn({ err: error }, 'could not announce a free taker');
     });
   };
-  // AMI's ContactStatus is a second witness of softphone reachability (chan_pjsip qualify).
-  const ami = config.ami
-    ? new AmiPresence({ ...config.ami, logger: logger.child({ component: 'ami' }) })
-    : null;
   ami?.start().catch((error: unknown) => {
     logger.error({ err: error }, 'AMI not available; softphone presence from ARI only until it is');
   });
@@ -344,6 +347,7 @@ export async function startService(
         await sql`select 1`.execute(db);
         return true;
       },
+      ...(ami ? amiChecks(ami) : {}),
     },
     takers: {
       findTaker: (takerId) => takers.getTaker(takerId),
@@ -505,6 +509,18 @@ export async function startService(
       return closing;
     },
   };
+}
+
+/**
+ * `ami` and `trunk:<name>` for /ready: advisory, so an instance whose AMI or a trunk is down says
+ * it is degraded and keeps taking calls over ARI.
+ */
+function amiChecks(ami: AsteriskMonitor): Record<string, ReadinessCheck> {
+  const checks: Record<string, ReadinessCheck> = { ami: advisory(async () => ami.alive) };
+  for (const trunk of ami.trunks) {
+    checks[`trunk:${trunk}`] = advisory(async () => ami.trunkReachability().get(trunk) === true);
+  }
+  return checks;
 }
 
 /** Runs the migrations, retrying while Postgres is away; record writes wait meanwhile. */

@@ -72,4 +72,23 @@ describe('loadConfig', () => {
     expect(config.ami).toEqual({ host: '127.0.0.1', port: 5038, username: 'siaga112', secret: 's@cret' });
     expect(config.distribution).toEqual({ agingSeconds: 60, skillFallbackSeconds: 20, leaderLeaseMs: 3000 });
   });
+
+  it('watches no trunk by default, or the PJSIP endpoints TRUNKS names, which need AMI', () => {
+    const ami = { ...minimal, AMI_URL: 'ami://siaga112:secret@127.0.0.1' };
+    expect(loadConfig(ami).trunks).toEqual([]);
+    expect(loadConfig({ ...ami, TRUNKS: 'telkomsel, indosat,xl,smartfren' }).trunks).toEqual([
+      'telkomsel',
+      'indosat',
+      'xl',
+      'smartfren',
+    ]);
+    for (const bad of ['telkomsel,,xl', 'telkomsel,telkomsel', 'PJSIP/telkomsel', 'tel komsel']) {
+      expect(() => loadConfig({ ...ami, TRUNKS: bad })).toThrow(
+        'TRUNKS is invalid: expected none, or comma-separated PJSIP endpoint names',
+      );
+    }
+    expect(() => loadConfig({ ...minimal, TRUNKS: 'telkomsel' })).toThrow(
+      'TRUNKS is set but AMI_URL is none: trunks are watched over AMI',
+    );
+  });
 });
