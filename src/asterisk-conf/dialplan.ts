@@ -82,6 +82,31 @@ export function extensionSteps(file: ConfFile, context: string, exten: string): 
 }
 
 /**
+ * Whether a dialled number matches an extension: literally, or as a pattern (`_` then `X` = 0-9,
+ * `Z` = 1-9, `N` = 2-9, `[1-5*#]` a set, `.` one or more further characters, `!` zero or more).
+ */
+export function extensionMatches(extension: string, number: string): boolean {
+  if (!extension.startsWith('_')) return extension === number;
+  let source = '';
+  for (let i = 1; i < extension.length; i += 1) {
+    const char = extension[i]!;
+    if (char === 'X' || char === 'x') source += '[0-9]';
+    else if (char === 'Z' || char === 'z') source += '[1-9]';
+    else if (char === 'N' || char === 'n') source += '[2-9]';
+    else if (char === '.') source += '.+';
+    else if (char === '!') source += '.*';
+    else if (char === '[') {
+      const close = extension.indexOf(']', i);
+      if (close < 0) throw new Error(`"${extension}" has a [ without ]`);
+      const set = extension.slice(i + 1, close).replace(/[\\^\]]/g, '\\$&');
+      source += `[${set}]`;
+      i = close;
+    } else source += char.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  }
+  return new RegExp(`^${source}$`).test(number);
+}
+
+/**
  * Splits application arguments on commas that are outside quotes, `()`, `[]` and `{}` (so
  * `${CHANNEL(endpoint)}` and `$[a,b]` stay whole), as `ast_app_separate_args` does.
  */

@@ -4,6 +4,7 @@ import { ConfSyntaxError, parseConf } from '../../../src/asterisk-conf/conf-file
 import {
   contextNames,
   dialplanSteps,
+  extensionMatches,
   extensionSteps,
   functionsCalled,
   parseGoto,
@@ -90,5 +91,26 @@ describe('application arguments', () => {
     expect(functionsCalled(steps[1]!)).toEqual(['CHANNEL']);
     expect(functionsCalled(steps[2]!)).toEqual([]);
     expect(functionsCalled(steps[4]!)).toEqual(['CHANNEL']);
+  });
+});
+
+describe('extensionMatches', () => {
+  it.each([
+    ['112', '112', true],
+    ['112', '1120', false],
+    ['_X.', '112', true],
+    ['_X.', '1', false],
+    ['_X!', '1', true],
+    ['_11[02-359]', '112', true],
+    ['_11[02-359]', '114', false],
+    ['_NXX', '211', true],
+    ['_NXX', '111', false],
+    ['_ZX', '10', true],
+    ['_ZX', '01', false],
+    ['_[*#+].', '*43', true],
+    ['_[*#+].', '43', false],
+    ['_+62.', '+62812', true],
+  ])('%s matches %s: %s', (extension, number, expected) => {
+    expect(extensionMatches(extension, number)).toBe(expected);
   });
 });
