@@ -58,7 +58,8 @@ check_sip_address() {
   host=${value%%:*}
   port=${value#"$host"}
   port=${port#:}
-  is_ipv4 "$host" || fail "$name is invalid: expected an IPv4 address such as 203.0.113.10 or 203.0.113.10:5060, got \"$value\""
+  is_ipv4 "$host" ||
+    fail "$name is invalid: expected an IPv4 address, e.g. 203.0.113.10 or 203.0.113.10:5060, got \"$value\""
   if [[ -n $port ]] && { ! [[ $port =~ ^[0-9]{1,5}$ ]] || ((port < 1 || port > 65535)); }; then
     fail "$name is invalid: the port must be 1 to 65535, got \"$value\""
   fi
@@ -84,7 +85,8 @@ check_match() {
 declare -A values
 operators=(TELKOMSEL INDOSAT XL SMARTFREN)
 for operator in "${operators[@]}"; do
-  address=$(required "${operator}_IP" "the ${operator,,} trunk's SIP signalling address, e.g. ${operator}_IP=203.0.113.10")
+  address=$(required "${operator}_IP" \
+    "the ${operator,,} trunk's SIP signalling address, e.g. ${operator}_IP=203.0.113.10")
   check_sip_address "${operator}_IP" "$address"
   match_name="${operator}_MATCH"
   match=${!match_name:-${address%%:*}}
@@ -98,9 +100,11 @@ if ! [[ $TAKER_COUNT =~ ^[1-9][0-9]{0,2}$ ]] || ((TAKER_COUNT > 500)); then
   fail "TAKER_COUNT is invalid: expected a whole number from 1 to 500, got \"$TAKER_COUNT\""
 fi
 
-OVERFLOW_DIAL=$(required OVERFLOW_DIAL "what the fallback dials when no call taker answers, e.g. OVERFLOW_DIAL=PJSIP/0401312112@telkomsel")
+OVERFLOW_DIAL=$(required OVERFLOW_DIAL \
+  "what the fallback dials when no call taker answers, e.g. OVERFLOW_DIAL=PJSIP/0401312112@telkomsel")
 [[ $OVERFLOW_DIAL =~ ^[A-Za-z]+/[A-Za-z0-9_.@+*#-]+$ ]] ||
-  fail "OVERFLOW_DIAL is invalid: expected a dial string such as PJSIP/0401312112@telkomsel, got \"$OVERFLOW_DIAL\""
+  fail "OVERFLOW_DIAL is invalid: expected a dial string such as PJSIP/0401312112@telkomsel," \
+    "got \"$OVERFLOW_DIAL\""
 
 TAKER_PHONES=${TAKER_PHONES:-sip}
 case $TAKER_PHONES in
@@ -242,7 +246,11 @@ for file in "$staging"/*; do
   if [[ $name == siaga112-secrets.env ]]; then
     install -m 600 "$file" "$destination"
   elif grep -q -e '^password' -e '^secret' "$file"; then
-    if [[ -n $group ]]; then install -m 640 -g "$group" "$file" "$destination"; else install -m 600 "$file" "$destination"; fi
+    if [[ -n $group ]]; then
+      install -m 640 -g "$group" "$file" "$destination"
+    else
+      install -m 600 "$file" "$destination"
+    fi
   else
     install -m 644 "$file" "$destination"
   fi
