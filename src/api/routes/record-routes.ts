@@ -12,7 +12,15 @@ import {
   encodeCursor,
 } from '../../records/call-search.ts';
 import { normalizeCallerId } from '../../routing/caller-id.ts';
-import { ApiProblem, ProblemSchema, timeRange } from '../problem.ts';
+import { ApiProblem, timeRange } from '../problem.ts';
+import {
+  DateTime,
+  InvalidRequest,
+  Nullable,
+  problem,
+  ScreeningOutcomeSchema,
+  textResponse,
+} from '../schemas.ts';
 
 /** What the record routes need: searches, one call's timeline, the export, reports. */
 export interface RecordRoutesDeps {
@@ -33,7 +41,6 @@ const CALLER_HISTORY_DAYS = 30;
 /** A search or report covers at most this long (an export too: a year of records). */
 const MAX_RANGE_DAYS = 366;
 
-const DateTime = (description: string) => Type.String({ format: 'date-time', description });
 const Filter = {
   from: DateTime('first arrival (inclusive)'),
   to: DateTime('end of the range (exclusive)'),
@@ -64,6 +71,82 @@ type FilterQuery = {
   takerId?: string;
   trunk?: string;
 };
+
+/** One call as searches show it (`CallRow`). */
+const CallRowSchema = Type.Object({
+  id: Type.String(),
+  arrivedAt: DateTime(),
+  callerNumber: Nullable(Type.String({ description: 'E.164, when the caller ID is a usable number' })),
+  callerIdRaw: Type.String({ description: 'the caller ID as delivered' }),
+  callerIdKind: Type.String({ description: 'e164, anonymous, empty or invalid' }),
+  trunk: Nullable(Type.String()),
+  priority: Type.Integer({ description: '0 urgent, 1 normal, 2 low' }),
+  disposition: Nullable(
+    Type.String({ description: 'connected, abandoned, released, silent, overflowed, failed or lost' }),
+  ),
+  takerId: Nullable(Type.String()),
+  waitMs: Nullable(Type.Integer()),
+  talkMs: Nullable(Type.Integer()),
+  decision: Nullable(Type.String({ description: "screening's decision" })),
+  verdict: Nullable(
+    Type.String({ description: 'genuine, prank, silent, misdial, info, or unknown (none given)' }),
+  ),
+  incidentCategory: Nullable(Type.String()),
+});
+
+/** A call's record (`CallRecord`): the latest snapshot of the call. */
+const CallRecordSchema = Type.Object({
+  id: Type.String(),
+  version: Type.Integer(),
+  callerChannelId: Type.String(),
+  trunk: Nullable(Type.String()),
+  callerIdRaw: Type.String(),
+  callerNumber: Nullable(Type.String()),
+  callerIdKind: Type.String(),
+  priority: Type.Integer(),
+  arrivedAt: DateTime(),
+  answeredAt: Nullable(DateTime()),
+  queuedAt: Nullable(DateTime()),
+  offeredAt: Nullable(DateTime()),
+  connectedAt: Nullable(DateTime()),
+  endedAt: Nullable(DateTime()),
+  disposition: Nullable(Type.String()),
+  endedBy: Nullable(Type.String({ description: 'caller, taker or system' })),
+  takerId: Nullable(Type.String()),
+  waitMs: Nullable(Type.Integer({ description: 'arrival to a person answering (or to the end)' })),
+  talkMs: Nullable(Type.Integer()),
+  screening: Nullable(ScreeningOutcomeSchema),
+});
+
+/** One thing that happened to a call (`CallEvent`); `detail` depends on the type. */
+const CallEventSchema = Type.Object({
+  callId: Type.String(),
+  seq: Type.Integer(),
+  at: DateTime(),
+  type: Type.String({ description: 'e.g. arrived, answered, queued, offered, connected, ended' }),
+  state: Type.String({ description: "the call's state after the event" }),
+  detail: Type.Object({}, { additionalProperties: true }),
+});
+
+/** One period or trunk of a report (`ReportRow`): shares are 0..1, times in seconds. */
+const ReportRowSchema = Type.Object({
+  group: Type.String({ description: "the period's start (local time, no offset), or the trunk" }),
+  offered: Type.Integer(),
+  answered: Type.Integer(),
+  abandoned: Type.Integer(),
+  releasedByScreening: Type.Integer(),
+  prankShare: Type.Number(),
+  silentShare: Type.Number(),
+  averageAnswerSeconds: Nullable(Type.Number()),
+  p90AnswerSeconds: Nullable(Type.Number()),
+  serviceLevel15: Type.Number({ description: 'share answered within 15 s' }),
+  serviceLevel20: Type.Number({ description: 'share answered within 20 s' }),
+  talkSeconds: Type.Integer(),
+  staffedSeconds: Nullable(Type.Integer({ description: "takers' logged-in time; null by trunk" })),
+  occupancy: Nullable(
+    Type.Number({ description: 'handling over handling or ready; null by trunk or nobody ready' }),
+  ),
+});
 
 function toFilter(query: FilterQuery): CallFilter {
   const { from, to } = timeRange(query, { maxDays: MAX_RANGE_DAYS, in: 'querystring' });
@@ -102,7 +185,16 @@ export async function recordRoutes(app: FastifyInstance, deps: RecordRoutesDeps)
           },
           { additionalProperties: false },
         ),
-        response: { 400: ProblemSchema },
+        response: {
+          200: Type.Object(
+            {
+              items: Type.Array(CallRowSchema),
+              next: Nullable(Type.String({ description: "the next page's cursor; null on the last" })),
+            },
+            { description: 'calls, newest first' },
+          ),
+          400: InvalidRequest,
+        },
       },
     },
     async (request) => {
@@ -122,7 +214,14 @@ export async function recordRoutes(app: FastifyInstance, deps: RecordRoutesDeps)
     {
       schema: {
         params: Type.Object({ callId: Type.String({ format: 'uuid' }) }),
-        response: { 404: ProblemSchema },
+        response: {
+          200: Type.Object(
+            { record: CallRecordSchema, events: Type.Array(CallEventSchema) },
+            { description: 'the record and its timeline, in order' },
+          ),
+          400: InvalidRequest,
+          404: problem('no such call'),
+        },
       },
     },
     async (request) => {
@@ -138,7 +237,18 @@ export async function recordRoutes(app: FastifyInstance, deps: RecordRoutesDeps)
     {
       schema: {
         params: Type.Object({ number: Type.String({ maxLength: 40, description: 'any common form' }) }),
-        response: { 400: ProblemSchema },
+        response: {
+          200: Type.Object(
+            {
+              number: Type.String({ description: 'E.164' }),
+              days: Type.Integer(),
+              calls: Type.Array(CallRowSchema),
+              verdicts: Type.Record(Type.String(), Type.Integer(), { description: 'calls per verdict' }),
+            },
+            { description: "the caller's calls of the last days, newest first" },
+          ),
+          400: InvalidRequest,
+        },
       },
     },
     async (request) => {
@@ -159,7 +269,13 @@ export async function recordRoutes(app: FastifyInstance, deps: RecordRoutesDeps)
     {
       schema: {
         querystring: Type.Object(Filter, { additionalProperties: false }),
-        response: { 400: ProblemSchema },
+        response: {
+          200: textResponse(
+            'text/csv',
+            `RFC 4180, a header line then one line per call: ${CSV_COLUMNS.join(', ')}; streamed`,
+          ),
+          400: InvalidRequest,
+        },
       },
     },
     async (request, reply) => {
@@ -215,7 +331,19 @@ export async function recordRoutes(app: FastifyInstance, deps: RecordRoutesDeps)
           },
           { additionalProperties: false },
         ),
-        response: { 400: ProblemSchema },
+        response: {
+          200: Type.Object(
+            {
+              from: DateTime(),
+              to: DateTime(),
+              by: Type.String({ description: 'hour, day or trunk' }),
+              timeZone: Type.String(),
+              rows: Type.Array(ReportRowSchema),
+            },
+            { description: 'one row per period (or trunk) with calls or takers logged in' },
+          ),
+          400: InvalidRequest,
+        },
       },
     },
     async (request) => {
