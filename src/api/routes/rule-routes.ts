@@ -3,7 +3,8 @@ import { Type } from 'typebox';
 import type { RuleSetVersion } from '../../records/rule-set-repository.ts';
 import type { BacktestResult } from '../../routing/backtest.ts';
 import type { ScreeningRules } from '../../routing/screening.ts';
-import { ApiProblem, ProblemSchema, timeRange } from '../problem.ts';
+import { ApiProblem, timeRange } from '../problem.ts';
+import { DateTime, InvalidRequest, Nullable, problem, ScreeningOutcomeSchema } from '../schemas.ts';
 
 export interface RuleRoutesDeps {
   create(rules: ScreeningRules, comment: string, by: string): Promise<RuleSetVersion>;
@@ -70,6 +71,47 @@ const Version = Type.Object({
   activatedAt: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]),
 });
 
+const Decisions = Type.Object(
+  {
+    connect: Type.Integer(),
+    'connect-low': Type.Integer(),
+    challenge: Type.Integer(),
+    'warn-and-release': Type.Integer(),
+  },
+  { description: 'calls per decision' },
+);
+/** What `POST /rules/backtest` answers (`BacktestResult`, with the range and the version in force). */
+const BacktestReply = Type.Object({
+  from: DateTime(),
+  to: DateTime(),
+  inForceVersion: Nullable(Type.Integer({ description: 'null: the defaults are in force' })),
+  calls: Type.Integer({ description: 'calls of the range screened' }),
+  decisions: Type.Object({ inForce: Decisions, candidate: Decisions }),
+  transitions: Type.Array(
+    Type.Object({
+      from: Type.String(),
+      to: Type.String(),
+      calls: Type.Integer(),
+      byVerdict: Type.Record(Type.String(), Type.Integer(), {
+        description: 'calls per later verdict, or none',
+      }),
+    }),
+    { description: 'decisions that change, e.g. connect to challenge; most calls first' },
+  ),
+  genuineReleased: Type.Integer({ description: 'calls judged genuine the candidate would release' }),
+  changes: Type.Array(
+    Type.Object({
+      callId: Type.String(),
+      arrivedAt: DateTime(),
+      callerNumber: Nullable(Type.String()),
+      verdict: Nullable(Type.String()),
+      inForce: ScreeningOutcomeSchema,
+      candidate: ScreeningOutcomeSchema,
+    }),
+    { description: 'the changed calls, oldest first, at most `limit`' },
+  ),
+});
+
 const toJson = (v: RuleSetVersion) => ({
   ...v,
   createdAt: v.createdAt.toISOString(),
@@ -78,13 +120,44 @@ const toJson = (v: RuleSetVersion) => ({
 
 /** Screening rules as versioned data: propose, activate (every instance within a second), audit. */
 export async function ruleRoutes(app: FastifyInstance, deps: RuleRoutesDeps): Promise<void> {
-  app.get('/rules/schema', async () => ScreeningRulesSchema);
-
-  app.get('/rules', { schema: { response: { 200: Type.Array(Version) } } }, async () =>
-    (await deps.list()).map(toJson),
+  app.get(
+    '/rules/schema',
+    {
+      schema: {
+        response: {
+          200: Type.Object(
+            {},
+            { additionalProperties: true, description: 'the JSON Schema every rule set must satisfy' },
+          ),
+        },
+      },
+    },
+    async () => ScreeningRulesSchema,
   );
 
-  app.get('/rules/in-force', async () => deps.inForce());
+  app.get(
+    '/rules',
+    { schema: { response: { 200: Type.Array(Version, { description: 'every version, newest first' }) } } },
+    async () => (await deps.list()).map(toJson),
+  );
+
+  app.get(
+    '/rules/in-force',
+    {
+      schema: {
+        response: {
+          200: Type.Object(
+            {
+              version: Nullable(Type.Integer({ description: 'null: no set was activated, the defaults' })),
+              rules: ScreeningRulesSchema,
+            },
+            { description: 'what this instance screens with now' },
+          ),
+        },
+      },
+    },
+    async () => deps.inForce(),
+  );
 
   app.post<{ Body: { rules: ScreeningRules; comment: string; author: string } }>(
     '/rules',
@@ -98,7 +171,7 @@ export async function ruleRoutes(app: FastifyInstance, deps: RuleRoutesDeps): Pr
           },
           { additionalProperties: false },
         ),
-        response: { 201: Version, 400: ProblemSchema },
+        response: { 201: Version, 400: InvalidRequest },
       },
     },
     async (request, reply) => {
@@ -123,7 +196,7 @@ export async function ruleRoutes(app: FastifyInstance, deps: RuleRoutesDeps): Pr
           },
           { additionalProperties: false },
         ),
-        response: { 400: ProblemSchema },
+        response: { 200: BacktestReply, 400: InvalidRequest },
       },
     },
     async (request) => {
@@ -149,7 +222,14 @@ export async function ruleRoutes(app: FastifyInstance, deps: RuleRoutesDeps): Pr
       schema: {
         params: Type.Object({ version: Type.Integer({ minimum: 1 }) }),
         body: Type.Object({ author: Author }, { additionalProperties: false }),
-        response: { 400: ProblemSchema, 404: ProblemSchema },
+        response: {
+          200: Type.Object(
+            { version: Type.Integer(), activated: Type.Boolean() },
+            { description: 'in force on every instance within a second' },
+          ),
+          400: InvalidRequest,
+          404: problem('no such rule set version'),
+        },
       },
     },
     async (request) => {
