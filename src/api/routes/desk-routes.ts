@@ -4,7 +4,8 @@ import type { Agency } from '../../config.ts';
 import type { CallCommand, CommandResult } from '../../queues/call-commands.ts';
 import type { DeskEvent } from '../../queues/desk-events.ts';
 import { eventStreams } from '../event-stream.ts';
-import { ApiProblem, ProblemSchema } from '../problem.ts';
+import { ApiProblem } from '../problem.ts';
+import { InvalidRequest, problem, textResponse } from '../schemas.ts';
 
 /** What a call taker's desk needs: the live event stream, the agency directory, call controls. */
 export interface DeskRoutesDeps {
@@ -19,14 +20,22 @@ export interface DeskRoutesDeps {
 
 const TakerId = Type.String({ pattern: '^[A-Za-z0-9_.-]{1,64}$', description: 'the call taker' });
 const CallParams = Type.Object({ callId: Type.String({ format: 'uuid', description: 'the call id' }) });
-const Accepted = Type.Object({ callId: Type.String(), accepted: Type.Boolean() });
+const Accepted = Type.Object(
+  { callId: Type.String(), accepted: Type.Boolean() },
+  { description: 'carried out by the instance that controls the call' },
+);
 const COMMAND_RESPONSES = {
   202: Accepted,
-  400: ProblemSchema,
-  404: ProblemSchema,
-  409: ProblemSchema,
-  503: ProblemSchema,
+  400: problem('invalid request, or an agency not in the directory; `detail` names the field'),
+  404: problem('no such live call'),
+  409: problem('refused: not connected, not your call, already so, or no agency on the line'),
+  503: problem('no instance controlling calls answered; try again'),
 };
+const AgencySchema = Type.Object({
+  id: Type.String({ description: 'what `agencyId` of a conference names' }),
+  name: Type.String(),
+  dial: Type.String({ description: 'Asterisk dial string, e.g. PJSIP/110@telkomsel' }),
+});
 
 const REFUSALS: Record<Exclude<CommandResult, 'ok' | 'unknown-call' | 'unavailable'>, string> = {
   'not-connected': 'the call is not connected to a call taker now',
@@ -62,7 +71,11 @@ export async function deskRoutes(app: FastifyInstance, deps: DeskRoutesDeps): Pr
     }
   }
 
-  app.get('/agencies', async () => deps.agencies);
+  app.get(
+    '/agencies',
+    { schema: { response: { 200: Type.Array(AgencySchema, { description: 'the agency directory' }) } } },
+    async () => deps.agencies,
+  );
 
   /**
    * The desk's live stream (server-sent events): the screen pop when the taker's phone rings, then
@@ -70,7 +83,21 @@ export async function deskRoutes(app: FastifyInstance, deps: DeskRoutesDeps): Pr
    */
   app.get<{ Params: { takerId: string } }>(
     '/takers/:takerId/desk',
-    { schema: { params: Type.Object({ takerId: TakerId }), response: { 404: ProblemSchema } } },
+    {
+      schema: {
+        params: Type.Object({ takerId: TakerId }),
+        response: {
+          200: textResponse(
+            'text/event-stream',
+            'server-sent events: `ready` `{takerId}` at once, then one event per desk event, named by its ' +
+              'type (offer, connected, held, resumed, agency-dialing, agency-joined, agency-failed, ' +
+              'agency-left, handed-over, ended), data `{type, callId, at, detail}`; a comment every 15 s',
+          ),
+          400: InvalidRequest,
+          404: problem('no such call taker'),
+        },
+      },
+    },
     async (request, reply) => {
       const { takerId } = request.params;
       if (!(await deps.takerExists(takerId))) {

@@ -3,6 +3,7 @@ import { Type } from 'typebox';
 import type { TakerPresence, WaitingCall } from '../../queues/call-queue.ts';
 import type { SupervisorNotice } from '../../queues/supervisor-notices.ts';
 import { eventStreams } from '../event-stream.ts';
+import { InvalidRequest, textResponse } from '../schemas.ts';
 
 /** What the live view needs: the queue and takers as Redis has them, and recent notices. */
 export interface LiveRoutesDeps {
@@ -41,6 +42,25 @@ const LiveState = Type.Object({
   takersByState: Type.Record(Type.String(), Type.Integer()),
 });
 const NoticesQuery = Type.Object({ limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 500 })) });
+/** Notices are JSON kept in Redis, written by any instance (of any version): nothing is dropped. */
+const Notice = Type.Object(
+  {
+    kind: Type.String({
+      description: 'ring-no-answer, softphone-unreachable, softphone-reachable, overflow or overflow-failed',
+    }),
+    at: Type.Number({ description: 'epoch milliseconds' }),
+    takerId: Type.Optional(Type.String()),
+    callId: Type.Optional(Type.String()),
+    detail: Type.Optional(
+      Type.Object({}, { additionalProperties: true, description: 'what the notice carries; by kind' }),
+    ),
+  },
+  { additionalProperties: true },
+);
+const LiveStream = textResponse(
+  'text/event-stream',
+  'server-sent events: a `live` event (data as GET /live) at once and on every change; a comment every 15 s',
+);
 
 /** `GET /live`: the queue per priority with wait times and every taker's state, from Redis. */
 export async function liveRoutes(app: FastifyInstance, deps: LiveRoutesDeps): Promise<void> {
@@ -51,7 +71,7 @@ export async function liveRoutes(app: FastifyInstance, deps: LiveRoutesDeps): Pr
    * leaves the queue or a taker changes state (checked every second), so a wallboard needs no polling.
    */
   const openStream = eventStreams(app);
-  app.get('/live/stream', async (request, reply) => {
+  app.get('/live/stream', { schema: { response: { 200: LiveStream } } }, async (request, reply) => {
     const stream = openStream(request, reply);
     let last = '';
     const push = async () => {
@@ -77,7 +97,15 @@ export async function liveRoutes(app: FastifyInstance, deps: LiveRoutesDeps): Pr
 
   app.get<{ Querystring: { limit?: number } }>(
     '/live/notices',
-    { schema: { querystring: NoticesQuery } },
+    {
+      schema: {
+        querystring: NoticesQuery,
+        response: {
+          200: Type.Array(Notice, { description: 'the latest notices, newest first' }),
+          400: InvalidRequest,
+        },
+      },
+    },
     async (request) => deps.notices(request.query.limit ?? 50),
   );
 }
