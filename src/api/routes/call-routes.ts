@@ -6,7 +6,8 @@ import {
   VERDICTS,
   type Verdict,
 } from '../../records/call-record.ts';
-import { ApiProblem, ProblemSchema } from '../problem.ts';
+import { ApiProblem } from '../problem.ts';
+import { InvalidRequest, problem } from '../schemas.ts';
 
 /** What the call routes need: the records and the screening history a verdict feeds. */
 export interface CallRoutesDeps {
@@ -39,7 +40,10 @@ const VerdictBody = Type.Object(
   },
   { additionalProperties: false },
 );
-const VerdictReply = Type.Object({ callId: Type.String(), verdict: Type.String() });
+const VerdictReply = Type.Object(
+  { callId: Type.String(), verdict: Type.String() },
+  { description: 'stored' },
+);
 
 export async function callRoutes(app: FastifyInstance, deps: CallRoutesDeps): Promise<void> {
   /** A call taker's verdict on an answered call: genuine, prank, silent, misdial or info. */
@@ -54,10 +58,10 @@ export async function callRoutes(app: FastifyInstance, deps: CallRoutesDeps): Pr
         body: VerdictBody,
         response: {
           200: VerdictReply,
-          400: ProblemSchema,
-          403: ProblemSchema,
-          404: ProblemSchema,
-          409: ProblemSchema,
+          400: InvalidRequest,
+          403: problem("a call another taker answered (a call taker's key), or a role without this route"),
+          404: problem('no such call'),
+          409: problem('the call was not answered by a call taker'),
         },
       },
     },

@@ -3,7 +3,8 @@ import { Type } from 'typebox';
 import type { ClaimResult } from '../../callbacks/callback-dialer.ts';
 import { CALLBACK_STATUSES, type CallbackStatus } from '../../callbacks/callback-policy.ts';
 import type { Callback } from '../../records/callback-repository.ts';
-import { ApiProblem, ProblemSchema } from '../problem.ts';
+import { ApiProblem } from '../problem.ts';
+import { InvalidRequest, problem } from '../schemas.ts';
 
 /** What the callback routes need: the supervisor's list and a taker's claim. */
 export interface CallbackRoutesDeps {
@@ -44,12 +45,10 @@ const ClaimBody = Type.Object(
   { takerId: Type.String({ pattern: '^[A-Za-z0-9_.-]{1,64}$', description: 'the call taker, e.g. taker1' }) },
   { additionalProperties: false },
 );
-const ClaimReply = Type.Object({
-  id: Type.String(),
-  status: Status,
-  takerId: Type.String(),
-  attempt: Type.Integer(),
-});
+const ClaimReply = Type.Object(
+  { id: Type.String(), status: Status, takerId: Type.String(), attempt: Type.Integer() },
+  { description: "claimed: the taker's phone rings, then the caller's" },
+);
 
 const toReply = (c: Callback) => ({
   id: c.id,
@@ -67,7 +66,15 @@ const toReply = (c: Callback) => ({
 export async function callbackRoutes(app: FastifyInstance, deps: CallbackRoutesDeps): Promise<void> {
   app.get<{ Querystring: { status?: string; limit?: number } }>(
     '/callbacks',
-    { schema: { querystring: ListQuery, response: { 200: Type.Array(CallbackReply), 400: ProblemSchema } } },
+    {
+      schema: {
+        querystring: ListQuery,
+        response: {
+          200: Type.Array(CallbackReply, { description: 'callbacks, by status' }),
+          400: InvalidRequest,
+        },
+      },
+    },
     async (request) => {
       const statuses = (request.query.status ?? '').split(',').filter(Boolean) as CallbackStatus[];
       return (await deps.list(statuses, request.query.limit ?? 100)).map(toReply);
@@ -80,7 +87,12 @@ export async function callbackRoutes(app: FastifyInstance, deps: CallbackRoutesD
       schema: {
         params: CallbackParams,
         body: ClaimBody,
-        response: { 202: ClaimReply, 400: ProblemSchema, 404: ProblemSchema, 409: ProblemSchema },
+        response: {
+          202: ClaimReply,
+          400: InvalidRequest,
+          404: problem('no such callback, or no such call taker'),
+          409: problem('the callback is not pending, or the call taker is not available'),
+        },
       },
     },
     async (request, reply) => {

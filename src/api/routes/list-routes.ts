@@ -2,7 +2,8 @@ import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
 import type { CallerListEntry } from '../../records/caller-list-repository.ts';
 import { normalizeCallerId } from '../../routing/caller-id.ts';
-import { ApiProblem, ProblemSchema } from '../problem.ts';
+import { ApiProblem } from '../problem.ts';
+import { InvalidRequest, problem } from '../schemas.ts';
 
 /** What the list routes need: the durable entries and the cache screening reads. */
 export interface ListRoutesDeps {
@@ -53,8 +54,10 @@ function e164(raw: string): string {
 
 /** Allowlist and blocklist entries; screening reads them through the cache at once. */
 export async function listRoutes(app: FastifyInstance, deps: ListRoutesDeps): Promise<void> {
-  app.get('/caller-lists', { schema: { response: { 200: Type.Array(Entry) } } }, async () =>
-    (await deps.list()).map(toJson),
+  app.get(
+    '/caller-lists',
+    { schema: { response: { 200: Type.Array(Entry, { description: 'every entry of both lists' }) } } },
+    async () => (await deps.list()).map(toJson),
   );
 
   app.put<{
@@ -62,7 +65,7 @@ export async function listRoutes(app: FastifyInstance, deps: ListRoutesDeps): Pr
     Body: { list: 'allow' | 'block'; reason: string; author: string; expiresAt?: string };
   }>(
     '/caller-lists/:number',
-    { schema: { params: NumberParams, body: EntryBody, response: { 200: Entry, 400: ProblemSchema } } },
+    { schema: { params: NumberParams, body: EntryBody, response: { 200: Entry, 400: InvalidRequest } } },
     async (request) => {
       const number = e164(request.params.number);
       const { list, reason, author, expiresAt } = request.body;
@@ -76,7 +79,16 @@ export async function listRoutes(app: FastifyInstance, deps: ListRoutesDeps): Pr
 
   app.delete<{ Params: { number: string } }>(
     '/caller-lists/:number',
-    { schema: { params: NumberParams, response: { 400: ProblemSchema, 404: ProblemSchema } } },
+    {
+      schema: {
+        params: NumberParams,
+        response: {
+          204: Type.Null({ description: 'removed from its list' }),
+          400: InvalidRequest,
+          404: problem('the number is on no list'),
+        },
+      },
+    },
     async (request, reply) => {
       const number = e164(request.params.number);
       if (!(await deps.remove(number))) throw new ApiProblem(404, 'not-listed', `${number} is on no list`);

@@ -2,7 +2,8 @@ import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
 import { CALL_CATEGORIES } from '../../queues/call-queue.ts';
 import type { CallTaker, CallTakerInput } from '../../records/taker-repository.ts';
-import { ApiProblem, ProblemSchema } from '../problem.ts';
+import { ApiProblem } from '../problem.ts';
+import { InvalidRequest, problem } from '../schemas.ts';
 
 /** The directory of call takers (admins keep it): who, which phone, which skills. */
 export interface TakerDirectoryDeps {
@@ -50,7 +51,11 @@ export async function takerDirectoryRoutes(app: FastifyInstance, deps: TakerDire
           },
           { additionalProperties: false },
         ),
-        response: { 200: Taker, 400: ProblemSchema, 409: ProblemSchema },
+        response: {
+          200: Taker,
+          400: InvalidRequest,
+          409: problem('the phone belongs to another call taker, or a taker to deactivate is on a call'),
+        },
       },
     },
     async (request) => {

@@ -1,7 +1,8 @@
 import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
 import type { TakerState } from '../../queues/taker-state.ts';
-import { ApiProblem, ProblemSchema } from '../problem.ts';
+import { ApiProblem } from '../problem.ts';
+import { InvalidRequest, problem } from '../schemas.ts';
 
 export interface DirectoryTaker {
   id: string;
@@ -75,7 +76,12 @@ export async function takerRoutes(app: FastifyInstance, deps: TakerRoutesDeps): 
       schema: {
         params: TakerParams,
         body: StateBody,
-        response: { 200: StateReply, 400: ProblemSchema, 404: ProblemSchema, 409: ProblemSchema },
+        response: {
+          200: StateReply,
+          400: InvalidRequest,
+          404: problem('no such call taker'),
+          409: problem('the call taker is being offered a call or is on one; change state after it'),
+        },
       },
     },
     async (request) => {
