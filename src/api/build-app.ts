@@ -1,6 +1,7 @@
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
+import { accessFor } from '../auth/access-policy.ts';
 import type { Logger } from '../logger.ts';
 import { type AuthDeps, registerAuth } from './auth-plugin.ts';
 import { frameworkProblem, registerProblemHandler } from './problem.ts';
@@ -15,6 +16,7 @@ import { type RecordRoutesDeps, recordRoutes } from './routes/record-routes.ts';
 import { type RuleRoutesDeps, ruleRoutes } from './routes/rule-routes.ts';
 import { type TakerDirectoryDeps, takerDirectoryRoutes } from './routes/taker-directory-routes.ts';
 import { type TakerRoutesDeps, takerRoutes } from './routes/taker-routes.ts';
+import { documentCommonProblems } from './schemas.ts';
 
 export interface AppDeps {
   logger: Logger;
@@ -60,6 +62,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   });
   registerProblemHandler(app);
   registerAuth(app, deps.auth);
+  documentCommonProblems(app, (method, url) => !('public' in accessFor(method, url)));
   // Every route's schemas become the OpenAPI document: /openapi.json, browsable at /docs.
   await app.register(swagger, {
     openapi: {

@@ -1,3 +1,4 @@
+import type { FastifyInstance } from 'fastify';
 import { type TSchema, Type } from 'typebox';
 import { ProblemSchema } from './problem.ts';
 
@@ -39,3 +40,40 @@ export const problem = (description: string) =>
 
 /** The 400 of every route with params, a query or a body: validation names the offending field. */
 export const InvalidRequest = problem('invalid request; `detail` names the offending field');
+
+/** What the key check answers, on any route that needs a key. */
+const KEY_PROBLEMS = {
+  401: problem('no valid API key (`Authorization: Bearer <key>`)'),
+  403: problem("the key's role may not use this route, or a call taker's key acts for another taker"),
+  429: problem('too many requests with an invalid key from this address; wait a minute'),
+};
+
+/** What the body parser answers, on any route that takes a body. */
+const BODY_PROBLEMS = {
+  413: problem('the body is over the size limit'),
+  415: problem('the body is not application/json'),
+};
+
+/**
+ * Documents, on every route that documents its responses, the problems that come from outside its
+ * handler: the key check (401, 403, 429) where a key is needed, the body parser (413, 415) where
+ * there is a body. A route's own entry for a status wins. Register before the routes.
+ */
+export function documentCommonProblems(
+  app: FastifyInstance,
+  needsKey: (method: string, url: string) => boolean,
+): void {
+  app.addHook('onRoute', (route) => {
+    const response = route.schema?.response;
+    if (typeof response !== 'object' || response === null) return;
+    // fastify adds a HEAD route for every GET; the GET speaks for it.
+    const methods = [route.method].flat().filter((method) => method !== 'HEAD');
+    if (methods.length === 0) return;
+    const common = {
+      ...(methods.some((method) => needsKey(method, route.url)) ? KEY_PROBLEMS : {}),
+      ...(route.schema?.body === undefined ? {} : BODY_PROBLEMS),
+    };
+    // A new object: routes may share one response map (the desk's call controls do).
+    route.schema = { ...route.schema, response: { ...common, ...response } };
+  });
+}

@@ -1,6 +1,7 @@
 import SwaggerParser from '@apidevtools/swagger-parser';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ScreeningRulesSchema } from '../../src/api/routes/rule-routes.ts';
+import { accessFor } from '../../src/auth/access-policy.ts';
 import { loadConfig } from '../../src/config.ts';
 import type { CallRecord } from '../../src/records/call-record.ts';
 import { callReport } from '../../src/records/call-reports.ts';
@@ -60,7 +61,7 @@ describe('the OpenAPI document', () => {
     expect([200, 302]).toContain(docs.statusCode);
   });
 
-  it('gives every operation a documented success response, and a 400 problem when it takes input', async () => {
+  it('gives every operation a documented success, and the problems its input and key can bring', async () => {
     center = await startCallCenter({ takers: 1 });
     const document = (await center.service.app.inject({ method: 'GET', url: '/openapi.json' })).json();
     /** Let off, with why: routes whose files another change owns. */
@@ -95,6 +96,13 @@ describe('the OpenAPI document', () => {
         const invalid = operation.responses['400']?.content?.['application/problem+json']?.schema;
         if (takesInput && invalid === undefined)
           missing.push(`${name}: takes input, documents no 400 problem`);
+        const problems = (statuses: string[]) =>
+          statuses.filter((s) => operation.responses[s]?.content?.['application/problem+json'] === undefined);
+        const route = path.replaceAll(/\{(\w+)\}/g, ':$1');
+        if (!('public' in accessFor(method.toUpperCase(), route)) && problems(['401', '403']).length > 0)
+          missing.push(`${name}: needs a key, documents no ${problems(['401', '403']).join(', ')}`);
+        if (operation.requestBody !== undefined && problems(['413', '415']).length > 0)
+          missing.push(`${name}: takes a body, documents no ${problems(['413', '415']).join(', ')}`);
       }
     }
     expect(missing).toEqual([]);
