@@ -84,8 +84,8 @@ async function speech(
     if (index > 0) parts.push(pause);
     parts.push(resampled);
   }
-  // A quarter second of lead-in so the first syllable survives the media path opening at answer.
-  return { inputs: parts, effects: ['norm', '-3', 'pad', '0.25', '0.25'] };
+  // A fifth of a second of lead-in so the first syllable survives the media path opening at answer.
+  return { inputs: parts, effects: ['norm', '-3', 'pad', '0.2', '0.1'] };
 }
 
 async function hold(file: Extract<PromptFile, { kind: 'hold' }>, work: string): Promise<Recipe> {

@@ -20,7 +20,7 @@ export const PROMPT_FORMAT = { sampleRate: 8000, channels: 1, bitsPerSample: 16 
  * The version of the way the generator turns text into audio (its espeak-ng and sox steps). It is
  * part of every source hash: change it with those steps and every prompt must be generated again.
  */
-export const RENDERING_VERSION = 1;
+export const RENDERING_VERSION = 2;
 
 /** The Asterisk sound directory siaga112's prompts live under (`sound:siaga112/<name>`). */
 export const PROMPT_DIRECTORY = 'siaga112';

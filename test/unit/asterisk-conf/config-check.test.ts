@@ -439,6 +439,27 @@ describe('the prompts', () => {
     expect(english[0]!.text.split(/\s+/).length).toBeLessThanOrEqual(12);
   });
 
+  it('are short enough for the windows siaga112 gives the caller', async () => {
+    const seconds = async (media: string, language: string) =>
+      readWavFormat(
+        await readFile(join(confDir, 'sounds', promptPath(language as 'id', promptNameOfMedia(media)!))),
+      ).durationSeconds;
+    const { silenceWindowSeconds, challengeWindowSeconds } = config.calls.ivr;
+    for (const language of PROMPT_LANGUAGES) {
+      // The silence window starts at answer: a caller listening quietly must hear the whole greeting
+      // before being taken for one who cannot speak.
+      for (const media of config.calls.greetingMedia) {
+        expect(await seconds(media, language), `${language} ${media}`).toBeLessThan(silenceWindowSeconds);
+      }
+      // The key-press window starts with the prompt: at least 3 s must be left after it ends.
+      for (const media of [...config.calls.ivr.challengeMedia, ...config.calls.ivr.silentPromptMedia]) {
+        expect(await seconds(media, language), `${language} ${media}`).toBeLessThanOrEqual(
+          challengeWindowSeconds - 3,
+        );
+      }
+    }
+  });
+
   it('include hold music for the configured music-on-hold class', async () => {
     const musiconhold = installed.conf('musiconhold.conf');
     const [mohClass] = sectionsNamed(musiconhold, config.calls.mohClass);
