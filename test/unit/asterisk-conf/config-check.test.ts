@@ -169,7 +169,8 @@ describe('the dialplan', () => {
     const { condition, ifTrue } = parseGotoIf(gotoIf.args);
     expect(condition).toBe('$["${STASISSTATUS}" = "FAILED"]');
     const fallback = stepsFor(extensions, ifTrue!.context!, ifTrue!.exten!);
-    expect(fallback.map((step) => step.app)).toEqual(['NoOp', 'Answer', 'Dial', 'NoOp', 'Dial', 'Hangup']);
+    // Unanswered until a person picks up: the caller hears ringing, not silence.
+    expect(fallback.map((step) => step.app)).toEqual(['NoOp', 'Dial', 'NoOp', 'Dial', 'Hangup']);
 
     const [takersDial, overflowDial] = fallback.filter((step) => step.app === 'Dial');
     const takers = withGlobals(extensions, splitArgs(takersDial!.args)[0]!).split('&');
