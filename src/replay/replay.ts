@@ -91,6 +91,7 @@ export async function runReplay(options: ReplayOptions): Promise<ReplayOutcome[]
     const byCaller = new Map<string, TrafficCall>();
     const conversations = new Map<string, Conversation>();
     const verdicts: Array<Promise<void>> = [];
+    let pendingVerdicts = 0;
     emulator.on('event', ({ event }) => {
       if (event.type !== 'ChannelEnteredBridge') return;
       const bridged = ((event.bridge as { channels?: string[] } | undefined)?.channels ?? []) as string[];
@@ -108,7 +109,11 @@ export async function runReplay(options: ReplayOptions): Promise<ReplayOutcome[]
       // The call taker talks for the line's time, hangs up, then records the verdict.
       clock.setTimeout(() => {
         emulator.hangupChannel(offerChannelId);
-        verdicts.push(giveVerdict(api, deskKeys.get(conversation.takerId) ?? '', conversation, call.verdict));
+        // Writing the verdict is still work on the floor: call time must not skip past it, or the
+        // caller's next call would be screened before the verdict it deserves.
+        pendingVerdicts += 1;
+        const given = giveVerdict(api, deskKeys.get(conversation.takerId) ?? '', conversation, call.verdict);
+        verdicts.push(given.finally(() => (pendingVerdicts -= 1)));
       }, call.talk * 1000);
     });
 
@@ -120,7 +125,7 @@ export async function runReplay(options: ReplayOptions): Promise<ReplayOutcome[]
       await waitUntil(
         start + call.at * 1000,
         clock,
-        () => onTheLine === 0 && service.center.activeCalls.length === 0,
+        () => onTheLine === 0 && pendingVerdicts === 0 && service.center.activeCalls.length === 0,
       );
       const inbound = emulator.placeCall({
         from: call.from,
