@@ -30,7 +30,7 @@ const POLICY: ReadonlyMap<string, Access> = new Map(
     desk('POST /calls/:callId/resume'),
     desk('POST /calls/:callId/conference'),
     desk('POST /calls/:callId/leave'),
-    desk('POST /callbacks/:id/claim'),
+    desk('POST /callbacks/:callbackId/claim'),
     { route: 'GET /agencies', access: { roles: ['call-taker', 'supervisor', 'admin'], ownTaker: false } },
     supervise('GET /live'),
     supervise('GET /live/notices'),
@@ -52,6 +52,11 @@ const POLICY: ReadonlyMap<string, Access> = new Map(
 );
 
 const ADMIN_ONLY: Access = { roles: ['admin'], ownTaker: false };
+
+/** Every `METHOD /route` the policy names (a test checks each is a real route). */
+export function policyRoutes(): string[] {
+  return [...POLICY.keys()];
+}
 
 export function accessFor(method: string, route: string): Access {
   // The browsable docs and their assets.

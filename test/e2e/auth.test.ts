@@ -1,4 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
+import { policyRoutes } from '../../src/auth/access-policy.ts';
 import { DEFAULT_RULES } from '../../src/routing/screening.ts';
 import { type CallCenterUnderTest, eventually, startCallCenter } from './call-center-harness.ts';
 
@@ -161,6 +162,22 @@ describe('API keys and roles', () => {
       }
     }
     expect(checked.length).toBeGreaterThan(25);
+  });
+
+  it('names only real routes in its access policy, so none falls back to admin-only by a typo', async () => {
+    center = await startCallCenter({ takers: 1 });
+    const app = center.service.app;
+    const missing = policyRoutes().filter((entry) => {
+      const [method, url] = entry.split(' ') as ['GET', string];
+      return !app.hasRoute({ method, url });
+    });
+    expect(missing).toEqual([]);
+    // The route a call taker claims a callback by is theirs (404: no such callback, not 403).
+    const taker = as(center, await center.createKey('call-taker', 'taker1'));
+    const claim = await taker('POST', '/callbacks/00000000-0000-4000-8000-000000000000/claim', {
+      takerId: 'taker1',
+    });
+    expect(claim.statusCode).toBe(404);
   });
 
   it('lets a call taker judge only the calls they answered', async () => {
