@@ -167,9 +167,19 @@ describe('API keys and roles', () => {
   it('names only real routes in its access policy, so none falls back to admin-only by a typo', async () => {
     center = await startCallCenter({ takers: 1 });
     const app = center.service.app;
+    const document = (await as(center, null)('GET', '/openapi.json')).json() as {
+      paths: Record<string, Record<string, unknown>>;
+    };
+    // fastify matches `:id` and `:callbackId` alike: compare parameter names through the document.
+    const documented = new Set(
+      Object.entries(document.paths).flatMap(([path, operations]) =>
+        Object.keys(operations).map((m) => `${m.toUpperCase()} ${path.replace(/\{(\w+)\}/g, ':$1')}`),
+      ),
+    );
     const missing = policyRoutes().filter((entry) => {
+      if (documented.has(entry)) return false;
       const [method, url] = entry.split(' ') as ['GET', string];
-      return !app.hasRoute({ method, url });
+      return url.includes(':') || !app.hasRoute({ method, url });
     });
     expect(missing).toEqual([]);
     // The route a call taker claims a callback by is theirs (404: no such callback, not 403).
