@@ -113,10 +113,26 @@ export interface AsteriskEmulator {
   placeCall(options: PlaceCallOptions): InboundCall;
   /** The far end of any channel hangs up; false when the channel does not exist. */
   hangupChannel(channelId: string, cause?: number): boolean;
+  /**
+   * The phone an originated channel rings is picked up now, whatever its behaviour said: Dial
+   * ANSWER, Up, StasisStart. False when no such channel is ringing.
+   */
+  pickUp(channelId: string): boolean;
   /** Closes every events WebSocket abruptly (network drop); channels stay in Stasis. */
   dropWebSockets(): void;
   /** Closes every AMI connection abruptly (network drop). */
   dropAmiConnections(): void;
+  /**
+   * Asterisk restarts, or dies and is started again: every events WebSocket and AMI connection
+   * drops, and every channel, bridge and playback is gone with no event reaching any app (the
+   * worst case for a client: a crash, or a `core restart now` whose last events never left).
+   * ARI and AMI refuse connections for `downMs` (default 300), then listen on the same ports
+   * again with a new startup time, no app registered and no app subscribed to anything.
+   * Endpoints keep their configuration and registrations (res_pjsip keeps contacts in astdb).
+   * Channel ids never repeat: Asterisk's carry the epoch second they were made in. Placing a
+   * call while it is down throws. Resolves once it listens again.
+   */
+  restart(options?: { downMs?: number }): Promise<void>;
   /** Channels, bridges and playbacks currently alive. */
   snapshot(): EmulatorSnapshot;
   /** Closes everything (sockets, timers, server); resolves when closed. */
@@ -155,13 +171,19 @@ export async function startAsteriskEmulator(options: EmulatorOptions): Promise<A
   const deps = { core: live, router, hub, username: options.username, password: options.password };
   const server = createServer(createRequestListener(deps));
   server.on('upgrade', createUpgradeListener(deps));
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port ?? 0, options.host ?? '127.0.0.1', () => {
-      server.off('error', reject);
-      resolve();
+  const listen = (port: number) =>
+    new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(port, options.host ?? '127.0.0.1', () => {
+        server.off('error', reject);
+        resolve();
+      });
     });
-  });
+  const closeServer = async () => {
+    server.closeAllConnections();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  };
+  await listen(options.port ?? 0);
   let amiServer: AmiServer | undefined;
   try {
     if (options.ami) amiServer = await startAmiServer(live, options.ami);
@@ -171,7 +193,26 @@ export async function startAsteriskEmulator(options: EmulatorOptions): Promise<A
   }
   const address = server.address() as AddressInfo;
   const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+  const amiPort = amiServer?.port;
   let stopped: Promise<void> | undefined;
+  let restarting: Promise<void> | undefined;
+  /** Every channel leaves at once, as when Asterisk stops: no event reaches any app. */
+  const vanishAll = () => {
+    timers.clearAll();
+    for (const channel of [...live.channels.values()]) {
+      channel.gone = true;
+      live.channels.delete(channel.id);
+      observations.emit('channel-destroyed', {
+        channelId: channel.id,
+        kind: channel.kind,
+        cause: 16,
+        at: performance.now(),
+      });
+      channel.onEnded?.({ by: 'shutdown', cause: 16 });
+    }
+    live.bridges.clear();
+    live.playbacks.clear();
+  };
 
   return {
     url: `http://${host}:${address.port}`,
@@ -184,15 +225,43 @@ export async function startAsteriskEmulator(options: EmulatorOptions): Promise<A
     removeEndpoint: (endpoint) => removeEndpoint(live, endpoint),
     declareTrunk: (endpoint, contactUri) => declareTrunk(live, endpoint, contactUri),
     setEndpointReachable: (endpoint, reachable) => setContactReachable(live, endpoint, reachable),
-    placeCall: (callOptions) => placeInboundCall(live, callOptions),
+    placeCall(callOptions) {
+      if (restarting) throw new Error('the emulated Asterisk is restarting: no call can arrive');
+      return placeInboundCall(live, callOptions);
+    },
     hangupChannel(channelId, cause = 16) {
       const channel = live.channels.get(channelId);
       if (!channel) return false;
       endChannel(live, channel, { by: 'remote', cause, request: 'remote' });
       return true;
     },
+    pickUp(channelId) {
+      const channel = live.channels.get(channelId);
+      if (!channel?.dialing || channel.state !== 'Ringing' || !channel.pickUp) return false;
+      channel.pickUp();
+      return true;
+    },
     dropWebSockets: () => hub.dropAll(),
     dropAmiConnections: () => amiServer?.dropConnections(),
+    restart({ downMs = 300 } = {}) {
+      if (stopped) return Promise.reject(new Error('the emulator has stopped'));
+      restarting ??= (async () => {
+        hub.dropAll();
+        await amiServer?.close();
+        await closeServer();
+        vanishAll();
+        // The registry of apps is in memory: their subscriptions are gone with it.
+        live.endpointSubscriptions.clear();
+        await new Promise((resolve) => setTimeout(resolve, downMs));
+        if (stopped) return;
+        live.startedAt = new Date();
+        await listen(address.port);
+        if (options.ami) amiServer = await startAmiServer(live, { ...options.ami, port: amiPort });
+      })().finally(() => {
+        restarting = undefined;
+      });
+      return restarting;
+    },
     snapshot: () => ({
       channels: [...live.channels.values()].map((c) => live.channelJson(c)),
       bridges: [...live.bridges.values()].map((b) => live.bridgeJson(b)),
@@ -201,23 +270,11 @@ export async function startAsteriskEmulator(options: EmulatorOptions): Promise<A
     stop() {
       stopped ??= (async () => {
         timers.clearAll();
+        await restarting?.catch(() => undefined);
         await hub.close();
         await amiServer?.close();
-        for (const channel of [...live.channels.values()]) {
-          channel.gone = true;
-          live.channels.delete(channel.id);
-          observations.emit('channel-destroyed', {
-            channelId: channel.id,
-            kind: channel.kind,
-            cause: 16,
-            at: performance.now(),
-          });
-          channel.onEnded?.({ by: 'shutdown', cause: 16 });
-        }
-        live.bridges.clear();
-        live.playbacks.clear();
-        server.closeAllConnections();
-        await new Promise<void>((resolve) => server.close(() => resolve()));
+        vanishAll();
+        if (server.listening) await closeServer();
         timers.clearAll();
       })();
       return stopped;

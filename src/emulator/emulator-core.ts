@@ -77,6 +77,8 @@ export interface ChannelRecord {
   /** Set by the virtual caller / taker that owns the channel. */
   onAnswered?: () => void;
   onEnded?: (end: ChannelEnd) => void;
+  /** Set on an originated channel while it rings: the person at the phone picks up now. */
+  pickUp?: () => void;
   /** Talk detection bookkeeping (talk-detection.ts). */
   talk: TalkState;
 }
@@ -262,7 +264,8 @@ export class EmulatorCore {
   readonly fallbackCalls: FallbackCall[] = [];
   /** Asterisk's entity id (a MAC address), sent as `asterisk_id`. */
   readonly asteriskId = '02:42:ac:11:00:02';
-  readonly startedAt = new Date();
+  /** When this Asterisk (last) started: `startup_time` in GET /asterisk/info. */
+  startedAt = new Date();
   #channelSeq = 0;
   #uniqueSeq = 0;
   /** app_snoop.c's own `chan_idx`, counting from 0. */

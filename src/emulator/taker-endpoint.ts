@@ -34,6 +34,7 @@ export function dialEndpoint(core: EmulatorCore, request: DialRequest): ChannelR
   for (const [name, value] of Object.entries(request.variables)) channel.vars.set(name, value);
   channel.dialing = true;
   channel.dialstring = request.endpoint.slice(request.endpoint.indexOf('/') + 1);
+  channel.pickUp = () => takerAnswers(core, channel, request);
   core.timers.set(channel.id, 0, () => {
     setChannelState(core, channel, 'Ringing');
     emitDial(core, channel, 'RINGING');
@@ -64,7 +65,7 @@ export function dialEndpoint(core: EmulatorCore, request: DialRequest): ChannelR
 }
 
 function takerAnswers(core: EmulatorCore, channel: ChannelRecord, request: DialRequest): void {
-  if (!channel.dialing) return;
+  if (!channel.dialing || channel.gone) return;
   channel.dialing = false;
   emitDial(core, channel, 'ANSWER');
   answerChannel(core, channel);

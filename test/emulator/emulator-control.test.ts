@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { startAsteriskEmulator } from '../../src/emulator/asterisk-emulator.ts';
-import { ari, channelOf, openEvents, PASSWORD, USER } from './ari-test-client.ts';
+import { ari, channelOf, openEvents, PASSWORD, sleep, USER } from './ari-test-client.ts';
 
 const timeouts = (): number => process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
 
@@ -18,6 +18,88 @@ describe('Asterisk emulator: control API', () => {
       expect(emulator.hangupChannel(other.channelId)).toBe(false);
       const request = await events.next('ChannelHangupRequest', (e) => channelOf(e).id === other.channelId);
       expect(request.cause).toBe(17);
+    } finally {
+      await events.close();
+      await emulator.stop();
+    }
+    expect(emulator.violations).toEqual([]);
+  });
+
+  it('pickUp answers a ringing phone now: Dial ANSWER, Up, then StasisStart', async () => {
+    const emulator = await startAsteriskEmulator({ username: USER, password: PASSWORD });
+    const events = await openEvents(emulator, 'siaga112');
+    try {
+      emulator.setEndpoint('PJSIP/taker1', { answer: 'never' });
+      const originated = await ari(
+        emulator,
+        'POST',
+        '/channels/taker-leg-1?endpoint=PJSIP/taker1&app=siaga112&appArgs=offer&timeout=30',
+      );
+      expect(originated.status).toBe(200);
+      await events.next('ChannelStateChange', (e) => channelOf(e).state === 'Ringing');
+      expect(emulator.pickUp('taker-leg-1')).toBe(true);
+      const start = await events.next('StasisStart', (e) => channelOf(e).id === 'taker-leg-1');
+      expect(start).toMatchObject({ args: ['offer'], channel: { state: 'Up' } });
+      expect(events.ofType('Dial').map((e) => e.dialstatus)).toEqual(['RINGING', 'ANSWER']);
+      expect(emulator.pickUp('taker-leg-1')).toBe(false);
+      expect(emulator.pickUp('no-such-channel')).toBe(false);
+    } finally {
+      await events.close();
+      await emulator.stop();
+    }
+    expect(emulator.violations).toEqual([]);
+  });
+
+  it('restart(): sockets drop, every channel and bridge is gone without an event, ARI refuses, then is back with a new startup time', async () => {
+    const emulator = await startAsteriskEmulator({ username: USER, password: PASSWORD });
+    let events = await openEvents(emulator, 'siaga112');
+    try {
+      emulator.setEndpoint('PJSIP/taker1', { answer: 'never' });
+      const call = emulator.placeCall({ from: '081234567890' });
+      await events.next('StasisStart', (e) => channelOf(e).id === call.channelId);
+      expect(
+        (await ari(emulator, 'POST', '/applications/siaga112/subscription?eventSource=endpoint:PJSIP'))
+          .status,
+      ).toBe(200);
+      expect((await ari(emulator, 'POST', '/bridges/b1?type=mixing')).status).toBe(200);
+      expect((await ari(emulator, 'POST', `/bridges/b1/addChannel?channel=${call.channelId}`)).status).toBe(
+        204,
+      );
+      expect(
+        (await ari(emulator, 'POST', '/channels/leg1?endpoint=PJSIP/taker1&app=siaga112&timeout=30')).status,
+      ).toBe(200);
+      const before = (await ari(emulator, 'GET', '/asterisk/info')).body as {
+        status: { startup_time: string };
+      };
+      const seen = events.events.length;
+
+      const restarted = emulator.restart({ downMs: 200 });
+      await sleep(50);
+      await expect(fetch(`${emulator.url}/ari/asterisk/ping`)).rejects.toThrow();
+      expect(() => emulator.placeCall({ from: '081234567891' })).toThrow(/restarting/);
+      await restarted;
+
+      expect(await call.ended).toMatchObject({ hungUpBy: 'shutdown' });
+      expect(events.events.length).toBe(seen);
+      expect(emulator.snapshot()).toEqual({ channels: [], bridges: [], playbacks: [] });
+      const after = (await ari(emulator, 'GET', '/asterisk/info')).body as {
+        status: { startup_time: string };
+      };
+      expect(after.status.startup_time).not.toBe(before.status.startup_time);
+      expect((await ari(emulator, 'GET', '/applications')).body).toEqual([]);
+      expect((await ari(emulator, 'GET', '/endpoints/PJSIP/taker1')).body).toMatchObject({ state: 'online' });
+
+      // An app connecting again starts from nothing: no channels, no subscriptions; calls arrive.
+      events = await openEvents(emulator, 'siaga112');
+      expect((await ari(emulator, 'GET', '/applications/siaga112')).body).toMatchObject({
+        channel_ids: [],
+        bridge_ids: [],
+        endpoint_ids: [],
+      });
+      const next = emulator.placeCall({ from: '081234567892' });
+      expect(next.outcome).toBe('stasis');
+      expect(next.channelId).not.toBe(call.channelId);
+      await events.next('StasisStart', (e) => channelOf(e).id === next.channelId);
     } finally {
       await events.close();
       await emulator.stop();
