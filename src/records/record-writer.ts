@@ -18,6 +18,9 @@ export const RECORDS_QUEUE = 'records';
 const RECORD_JOB = 'call-record-update';
 const BACKOFF_TYPE = 'siaga112-capped-exponential';
 
+/** How long a job held by a dead worker stays locked, and how often workers look for such jobs. */
+const STALLED_JOB_MS = 5_000;
+
 /** Retries without a practical end: at a 5 s cap, 2^31 attempts is centuries of outage. */
 const ATTEMPTS = 2 ** 31 - 1;
 
@@ -304,6 +307,11 @@ export function startRecordWorker(options: RecordWorkerOptions): RecordWorker {
     settings: { backoffStrategy: (attemptsMade) => retryDelayMs(attemptsMade, retry) },
     // A stalled job (worker died mid-batch) goes back to waiting instead of failing for good.
     maxStalledCount: 1_000_000,
+    // A job held by a worker that died is found within seconds, not BullMQ's default minute (a
+    // 30 s lock, then a 30 s check). A live worker renews its locks every 2.5 s; one that misses
+    // that only lets a batch run twice, which lands once (writes are idempotent).
+    lockDuration: STALLED_JOB_MS,
+    stalledInterval: STALLED_JOB_MS,
   });
   worker.on('error', (err) => logger.error({ err }, 'record worker: redis error'));
 

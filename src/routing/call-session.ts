@@ -269,6 +269,9 @@ export class CallSession {
       case 'StasisStart':
         if (event.channel.id === this.#snapshot.offer?.channelId) void this.#takerAnswered(event.channel);
         else if (this.#agencyLeg(event.channel.id)) void this.#agencyAnswered(event.channel.id);
+        // Answered (Up) but not yet in the app when a reconciliation bridged it: bridge it now.
+        else if (event.channel.id === this.#snapshot.takerChannelId && this.#is('connected'))
+          void this.#ensureBridged();
         return;
       case 'ChannelHangupRequest':
       case 'StasisEnd':
@@ -390,7 +393,8 @@ export class CallSession {
     if (this.state === 'connected') {
       for (const leg of [...snapshot.agencies]) {
         if (!liveChannelIds.has(leg.channelId)) await this.#agencyGone(leg.channelId, undefined, undefined);
-        else if (leg.state === 'dialing') await this.#agencyAnswered(leg.channelId);
+        else if (leg.state === 'dialing' && (await this.#legState(leg.channelId)) === 'answered')
+          await this.#agencyAnswered(leg.channelId);
       }
       if (!this.#is('connected')) return;
       const takerGone = snapshot.takerChannelId && !liveChannelIds.has(snapshot.takerChannelId);
@@ -402,17 +406,12 @@ export class CallSession {
     }
     if (this.#ringing() && snapshot.offer) {
       const offer = snapshot.offer;
-      if (liveChannelIds.has(offer.channelId)) {
-        await this.#takerAnswered(undefined);
-        return;
-      }
-      try {
-        await this.#ctx.ari.getChannel(offer.channelId);
-        this.#guardRing(offer); // still ringing: Asterisk will tell us how it ends
-      } catch (error) {
-        // Rung or not, we cannot tell: the taker is not blamed for it.
-        if (isAriError(error, 'not-found')) await this.#offerFailed('lost', { reason: 'gone-while-away' });
-      }
+      const leg = await this.#legState(offer.channelId);
+      if (leg === 'answered') await this.#takerAnswered(undefined);
+      // Still ringing: Asterisk will tell us how it ends.
+      else if (leg === 'ringing') this.#guardRing(offer);
+      // Rung or not, we cannot tell: the taker is not blamed for it.
+      else await this.#offerFailed('lost', { reason: 'gone-while-away' });
       return;
     }
     // In the screening IVR when the owner went away: fail open. A challenge counts as unanswered
@@ -429,7 +428,7 @@ export class CallSession {
     // queued, as far as the snapshot knows. The instance that died may have reserved a taker and
     // rung them after its last snapshot: carry on with that offer if its leg exists, else drop the
     // reservation so the call is back in its place.
-    if (await this.#adoptUnsavedOffer(liveChannelIds)) return;
+    if (await this.#adoptUnsavedOffer()) return;
     const released = await this.#ctx.queue.reclaim(this.callId, snapshot.place);
     if (released) this.#log('reservation-reclaimed', { takerId: released });
     if (snapshot.greetingDone) {
@@ -601,17 +600,13 @@ export class CallSession {
     }
   }
 
-  async #adoptUnsavedOffer(liveChannelIds: ReadonlySet<string>): Promise<boolean> {
+  async #adoptUnsavedOffer(): Promise<boolean> {
     const takerId = await this.#ctx.queue.offeredTaker(this.callId);
     if (!takerId) return false;
     const attempt = this.#snapshot.offerAttempts + 1;
     const channelId = offerChannelId(this.callId, attempt);
-    try {
-      if (!liveChannelIds.has(channelId)) await this.#ctx.ari.getChannel(channelId);
-    } catch (error) {
-      if (isAriError(error, 'not-found')) return false;
-      throw error;
-    }
+    const leg = await this.#legState(channelId);
+    if (leg === 'gone') return false;
     const endpoint = (await this.#ctx.queue.getTaker(takerId))?.endpoint ?? '';
     const offer: Offer = { takerId, endpoint, channelId, attempt };
     this.#transition('offered');
@@ -621,9 +616,24 @@ export class CallSession {
     this.#ctx.claimChannel(channelId, this);
     this.#log('offer-adopted', { takerId, channelId });
     this.#saveSnapshot();
-    if (liveChannelIds.has(channelId)) await this.#takerAnswered(undefined);
+    if (leg === 'answered') await this.#takerAnswered(undefined);
     else this.#guardRing(offer);
     return true;
+  }
+
+  /**
+   * Whether a leg we originated (a taker's phone, an agency) was picked up while we were away.
+   * Asterisk lists an originated channel among the app's channels from the moment it exists,
+   * ringing or not, so only its state tells: `Up` once answered.
+   */
+  async #legState(channelId: string): Promise<'answered' | 'ringing' | 'gone'> {
+    try {
+      const channel = await this.#ctx.ari.getChannel(channelId);
+      return channel.state === 'Up' ? 'answered' : 'ringing';
+    } catch (error) {
+      if (isAriError(error, 'not-found')) return 'gone';
+      throw error;
+    }
   }
 
   async #enqueue(options: { assign?: boolean } = {}): Promise<void> {
@@ -781,7 +791,9 @@ export class CallSession {
       await ari.addChannels(bridgeId, channelIds);
       this.#log('bridged', { bridgeId });
     } catch (error) {
-      // One leg left while we bridged (a normal race): its hangup event ends the call.
+      // One leg left while we bridged (a normal race): its hangup event ends the call. Once it
+      // has, the failure is part of that ending, not a step of its own after `ended`.
+      if (this.state === 'ended') return;
       const race = isAriError(error, 'not-found') || isAriError(error, 'not-in-stasis');
       this.#ctx.logger[race ? 'info' : 'warn']({ err: error, callId: this.callId }, 'bridging failed');
       this.#log('bridge-failed', { error: isAriError(error) ? error.code : String(error) });
@@ -1204,6 +1216,13 @@ export class CallSession {
         event.seq = firstSeq + i;
       });
       snapshot.record.version = version;
+      // The snapshot learns the numbers before the write: a process that dies between the write
+      // and the next snapshot leaves its adopter these numbers to write again (the same rows),
+      // where unnumbered events would be numbered anew and land twice.
+      if (unnumbered.length > 0 && this.state !== 'ended') {
+        const pendingEvents = [...events, ...snapshot.pendingEvents];
+        await this.#ctx.queue.saveSnapshot(this.callId, serializeSnapshot({ ...snapshot, pendingEvents }));
+      }
       await this.#ctx.recorder.write({ record: { ...snapshot.record }, events });
       // An instance adopting the call must not write these again.
       this.#saveSnapshot();
