@@ -75,3 +75,26 @@ export class RuleBook {
     this.#subscriber.disconnect();
   }
 }
+
+/** One setting a candidate rule set changes: its path (`weights.prank24h`) and both values. */
+export interface RuleChange {
+  field: string;
+  inForce: unknown;
+  candidate: unknown;
+}
+
+/** What a candidate changes against the rules in force, setting by setting, in the schema's order. */
+export function ruleChanges(inForce: object, candidate: object, prefix = ''): RuleChange[] {
+  const keys = [...new Set([...Object.keys(inForce), ...Object.keys(candidate)])];
+  return keys.flatMap((key) => {
+    const before = (inForce as Record<string, unknown>)[key];
+    const after = (candidate as Record<string, unknown>)[key];
+    const field = `${prefix}${key}`;
+    const isObject = (v: unknown) => typeof v === 'object' && v !== null && !Array.isArray(v);
+    if (isObject(before) && isObject(after))
+      return ruleChanges(before as object, after as object, `${field}.`);
+    return JSON.stringify(before) === JSON.stringify(after)
+      ? []
+      : [{ field, inForce: before ?? null, candidate: after ?? null }];
+  });
+}

@@ -98,6 +98,15 @@ const REFUSALS: Record<string, Refusal> = {
     status: 400,
     names: 'body.comment',
   },
+  'POST /rules/validate': {
+    request: {
+      method: 'POST',
+      url: '/rules/validate',
+      payload: { rules: { ...DEFAULT_RULES, releaseAfterPranks24h: 0 } },
+    },
+    status: 400,
+    names: 'body.rules.releaseAfterPranks24h',
+  },
   'POST /rules/backtest': {
     request: {
       method: 'POST',
@@ -323,6 +332,16 @@ describe('every route', () => {
     expect((await inject('GET /live', { url: '/live' }, 200)).json().takers).toEqual(
       expect.arrayContaining([expect.objectContaining({ takerId: 'taker1', state: 'on-call' })]),
     );
+    const candidate = { ...DEFAULT_RULES, releaseAfterPranks24h: DEFAULT_RULES.releaseAfterPranks24h + 1 };
+    const validated = await inject(
+      'POST /rules/validate',
+      { url: '/rules/validate', payload: { rules: candidate } },
+      200,
+    );
+    expect(validated.json()).toMatchObject({
+      valid: true,
+      changes: [{ field: 'releaseAfterPranks24h', candidate: candidate.releaseAfterPranks24h }],
+    });
     const asTaker = { takerId: 'taker1' };
     await inject('POST /calls/{callId}/hold', { url: `/calls/${callId}/hold`, payload: asTaker }, 202);
     await inject('POST /calls/{callId}/resume', { url: `/calls/${callId}/resume`, payload: asTaker }, 202);

@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
 import type { RuleSetVersion } from '../../records/rule-set-repository.ts';
 import type { BacktestResult } from '../../routing/backtest.ts';
+import { ruleChanges } from '../../routing/rule-book.ts';
 import type { ScreeningRules } from '../../routing/screening.ts';
 import { ApiProblem, timeRange } from '../problem.ts';
 import { DateTime, InvalidRequest, Nullable, problem, ScreeningOutcomeSchema } from '../schemas.ts';
@@ -157,6 +158,39 @@ export async function ruleRoutes(app: FastifyInstance, deps: RuleRoutesDeps): Pr
       },
     },
     async () => deps.inForce(),
+  );
+
+  /** Checks a candidate without storing it, and says what it would change against the rules in force. */
+  app.post<{ Body: { rules: ScreeningRules } }>(
+    '/rules/validate',
+    {
+      schema: {
+        body: Type.Object({ rules: ScreeningRulesSchema }, { additionalProperties: false }),
+        response: {
+          200: Type.Object({
+            valid: Type.Literal(true, { description: 'an invalid set is a 400 naming the field' }),
+            inForceVersion: Nullable(Type.Integer({ description: 'null: the defaults are in force' })),
+            changes: Type.Array(
+              Type.Object({
+                field: Type.String({ description: 'e.g. weights.prank24h' }),
+                inForce: Type.Unknown(),
+                candidate: Type.Unknown(),
+              }),
+              { description: 'the settings the candidate changes; empty: the same as in force' },
+            ),
+          }),
+          400: InvalidRequest,
+        },
+      },
+    },
+    async (request) => {
+      const inForce = deps.inForce();
+      return {
+        valid: true as const,
+        inForceVersion: inForce.version,
+        changes: ruleChanges(inForce.rules, request.body.rules),
+      };
+    },
   );
 
   app.post<{ Body: { rules: ScreeningRules; comment: string; author: string } }>(
