@@ -145,6 +145,14 @@ describe('the OpenAPI document', () => {
       decision: 'connect-low',
       reasons: expect.arrayContaining([expect.any(String)]),
     });
+    // A verdict reaches the timeline through the record writer: compare once it has, or the two
+    // reads below could straddle its arrival.
+    for (const call of [first, second]) {
+      await eventually(
+        async () => (await c.calls.listCallEvents(call.id)).some((e) => e.type === 'verdict'),
+        'the verdict on the timeline',
+      );
+    }
     for (const call of [first, second]) {
       expect(await get(`/calls/${call.id}`)).toEqual(
         asJson({ record: await c.calls.getCall(call.id), events: await c.calls.listCallEvents(call.id) }),
