@@ -1,6 +1,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { accessFor } from '../auth/access-policy.ts';
 import type { ApiKeyRepository, Principal } from '../auth/api-keys.ts';
+import { sessionToken } from '../auth/wallboard-sessions.ts';
 import { ApiProblem } from './problem.ts';
 
 declare module 'fastify' {
@@ -10,8 +11,11 @@ declare module 'fastify' {
   }
 }
 
-/** Checking keys and writing the audit log: the API-key repository's part. */
-export type AuthDeps = Pick<ApiKeyRepository, 'verify' | 'audit'>;
+/** Checking keys and writing the audit log: the API-key repository's part; wallboard sessions. */
+export type AuthDeps = Pick<ApiKeyRepository, 'verify' | 'audit'> & {
+  /** The key holder of a wallboard session cookie; accepted only where the policy says `session`. */
+  verifySession?: (token: string) => Promise<Principal | undefined>;
+};
 
 /** Failed authentications allowed per client address per window, before 429. */
 const MAX_FAILURES = 10;
@@ -36,7 +40,10 @@ export function registerAuth(app: FastifyInstance, deps: AuthDeps): void {
     if ('public' in access) return;
     // The scheme is case-insensitive (RFC 9110 §11.1); the key is not.
     const match = /^Bearer +([A-Za-z0-9_-]{1,200})$/i.exec(request.headers.authorization ?? '');
-    const principal = match ? await deps.verify(match[1] as string) : undefined;
+    let principal = match ? await deps.verify(match[1] as string) : undefined;
+    // Without a key header, the wallboard's routes take its session cookie (EventSource sends no header).
+    const token = access.session && !request.headers.authorization && sessionToken(request.headers.cookie);
+    if (token && deps.verifySession) principal = await deps.verifySession(token);
     if (!principal) {
       // Only failures are slowed down: a valid key always works, even from an address (a shared
       // NAT, a proxy) that someone else is failing from.
@@ -54,7 +61,7 @@ export function registerAuth(app: FastifyInstance, deps: AuthDeps): void {
       throw new ApiProblem(
         401,
         'unauthorized',
-        'headers.authorization: a valid API key is required (Bearer <key>)',
+        `headers.authorization: a valid API key is required (Bearer <key>)${access.session ? ', or a wallboard session (POST /wallboard/session)' : ''}`,
       );
     }
     if (!access.roles.includes(principal.role)) {

@@ -7,6 +7,11 @@ export type Access =
       roles: readonly Role[];
       /** A call taker's key acts only for its own taker (`takerId` in the path or the body). */
       ownTaker: boolean;
+      /**
+       * A wallboard session (its cookie, src/auth/wallboard-sessions.ts) is accepted in place of a
+       * key: only on the wallboard's own routes, which read and never write.
+       */
+      session?: true;
     };
 
 const PUBLIC: Access = { public: true };
@@ -15,6 +20,10 @@ const desk = (route: string) => ({
   access: { roles: ['call-taker', 'supervisor', 'admin'], ownTaker: true },
 });
 const supervise = (route: string) => ({ route, access: { roles: ['supervisor', 'admin'], ownTaker: false } });
+const wallboard = (route: string) => ({
+  route,
+  access: { roles: ['supervisor', 'admin'], ownTaker: false, session: true },
+});
 
 /** Method + fastify route pattern → access; anything not listed is for admins only. */
 const POLICY: ReadonlyMap<string, Access> = new Map(
@@ -48,6 +57,14 @@ const POLICY: ReadonlyMap<string, Access> = new Map(
     supervise('GET /calls/:callId'),
     supervise('GET /exports/calls.csv'),
     supervise('GET /reports/calls'),
+    // The wallboard: the page and its script and style hold no data; a key opens a session.
+    { route: 'GET /wallboard', access: PUBLIC },
+    { route: 'GET /wallboard/wallboard.js', access: PUBLIC },
+    { route: 'GET /wallboard/wallboard.css', access: PUBLIC },
+    supervise('POST /wallboard/session'),
+    wallboard('DELETE /wallboard/session'),
+    wallboard('GET /wallboard/summary'),
+    wallboard('GET /wallboard/stream'),
   ].map(({ route, access }) => [route, access as Access]),
 );
 

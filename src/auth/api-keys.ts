@@ -30,6 +30,8 @@ export interface ApiKeyRepository {
   }>;
   /** The principal of a valid, unrevoked key. */
   verify(key: string): Promise<Principal | undefined>;
+  /** The principal of key `keyId` while it is not revoked (a wallboard session rests on its key). */
+  findActive(keyId: string): Promise<Principal | undefined>;
   revoke(keyId: string, at: Date): Promise<boolean>;
   audit(entry: {
     principal: Principal;
@@ -67,6 +69,16 @@ export function createApiKeyRepository(db: Kysely<Database>): ApiKeyRepository {
         .selectFrom('api_keys')
         .select(['id', 'name', 'role', 'taker_id'])
         .where('key_hash', '=', hashKey(key))
+        .where('revoked_at', 'is', null)
+        .executeTakeFirst();
+      return row ? { keyId: row.id, name: row.name, role: row.role, takerId: row.taker_id } : undefined;
+    },
+
+    async findActive(keyId) {
+      const row = await db
+        .selectFrom('api_keys')
+        .select(['id', 'name', 'role', 'taker_id'])
+        .where('id', '=', keyId)
         .where('revoked_at', 'is', null)
         .executeTakeFirst();
       return row ? { keyId: row.id, name: row.name, role: row.role, takerId: row.taker_id } : undefined;
