@@ -12,21 +12,25 @@
 import { randomBytes } from 'node:crypto';
 import type { Kysely } from 'kysely';
 import { createApiKeyRepository } from '../auth/api-keys.ts';
-import { fastClock } from '../clock.ts';
+import { type FastClock, fastClock } from '../clock.ts';
 import { loadConfig } from '../config.ts';
-import { type InboundCall, startAsteriskEmulator } from '../emulator/asterisk-emulator.ts';
+import {
+  type AsteriskEmulator,
+  type InboundCall,
+  startAsteriskEmulator,
+} from '../emulator/asterisk-emulator.ts';
 import { createLogger } from '../logger.ts';
 import { createCallRepository } from '../records/call-repository.ts';
 import type { Database } from '../records/database.ts';
 import { createDatabase } from '../records/database.ts';
 import { createTakerRepository } from '../records/taker-repository.ts';
 import { OFFER_CHANNEL_PREFIX } from '../routing/call-session.ts';
-import { startService } from '../service.ts';
+import { type Service, startService } from '../service.ts';
 import type { ReplayOutcome } from './replay-report.ts';
 import type { TrafficCall } from './traffic.ts';
 
-export interface ReplayOptions {
-  calls: readonly TrafficCall[];
+/** The service, the emulator and the virtual call takers a replay runs on. */
+export interface ReplaySetup {
   /** Call-time milliseconds per real millisecond. */
   rate: number;
   takers: number;
@@ -38,7 +42,34 @@ export interface ReplayOptions {
   logLevel?: string;
   /** Extra service settings (the environment variables of src/config.ts). */
   env?: Record<string, string>;
+  /** Where call time starts (epoch ms; default now): the demo starts its day at local midnight. */
+  clockOrigin?: number;
+  /** Where the API listens (default 127.0.0.1, any free port). */
+  http?: { host: string; port: number };
+}
+
+export interface ReplayRun {
   onProgress?: (placed: number, total: number) => void;
+  /** Stops placing calls and hangs up the callers on the line; `run` then rejects with the reason. */
+  signal?: AbortSignal;
+}
+
+export interface ReplayOptions extends ReplaySetup, ReplayRun {
+  calls: readonly TrafficCall[];
+}
+
+/** A replay whose service is up and whose virtual call takers are logged on. */
+export interface Replay {
+  /** The API's base URL, e.g. http://127.0.0.1:40123. */
+  readonly api: string;
+  readonly clock: FastClock;
+  readonly service: Service;
+  /** A small pool on the replay's database (for keys, and for reading records). */
+  readonly db: Kysely<Database>;
+  /** Places the calls at their times, waits until every record is written, reads the outcomes. */
+  run(calls: readonly TrafficCall[], options?: ReplayRun): Promise<ReplayOutcome[]>;
+  /** Stops the service and the emulator. */
+  close(): Promise<void>;
 }
 
 // Sound lengths of the emulated prompts, in call time.
@@ -59,8 +90,19 @@ interface Conversation {
   offerChannelId: string;
 }
 
+/** Starts, runs and stops a replay: `startReplay`, `run`, `close`. */
 export async function runReplay(options: ReplayOptions): Promise<ReplayOutcome[]> {
-  const clock = fastClock(options.rate);
+  const replay = await startReplay(options);
+  try {
+    return await replay.run(options.calls, options);
+  } finally {
+    await replay.close();
+  }
+}
+
+/** Starts the emulator and the service on one fast clock and logs the virtual call takers on. */
+export async function startReplay(options: ReplaySetup): Promise<Replay> {
+  const clock = fastClock(options.rate, options.clockOrigin);
   const password = randomBytes(12).toString('hex');
   const emulator = await startAsteriskEmulator({
     username: 'siaga112',
@@ -68,64 +110,99 @@ export async function runReplay(options: ReplayOptions): Promise<ReplayOutcome[]
     sounds: SOUNDS,
     timeScale: options.rate,
   });
-  const config = loadConfig({
-    ARI_URL: emulator.url,
-    ARI_USERNAME: 'siaga112',
-    ARI_PASSWORD: password,
-    DATABASE_URL: options.databaseUrl,
-    REDIS_URL: options.redisUrl,
-    REDIS_KEY_PREFIX: options.redisPrefix,
-    HTTP_PORT: '0',
-    LOG_LEVEL: options.logLevel ?? 'warn',
-    SIAGA_INSTANCE_ID: `replay-${options.redisPrefix}`,
-    ...options.env,
-  });
-  const service = await startService(config, createLogger(config.logLevel), { clock });
-  const db = createDatabase(options.databaseUrl, { maxConnections: 2, applicationName: 'siaga112-replay' });
+  let service: Service | undefined;
+  let db: Kysely<Database> | undefined;
+  const close = async () => {
+    await db?.destroy();
+    await service?.close();
+    await emulator.stop();
+  };
   try {
-    const api = await service.app.listen({ host: '127.0.0.1', port: 0 });
+    const config = loadConfig({
+      ARI_URL: emulator.url,
+      ARI_USERNAME: 'siaga112',
+      ARI_PASSWORD: password,
+      DATABASE_URL: options.databaseUrl,
+      REDIS_URL: options.redisUrl,
+      REDIS_KEY_PREFIX: options.redisPrefix,
+      HTTP_PORT: '0',
+      LOG_LEVEL: options.logLevel ?? 'warn',
+      SIAGA_INSTANCE_ID: `replay-${options.redisPrefix}`,
+      ...options.env,
+    });
+    service = await startService(config, createLogger(config.logLevel), { clock });
+    db = createDatabase(options.databaseUrl, { maxConnections: 2, applicationName: 'siaga112-replay' });
+    const api = await service.app.listen(options.http ?? { host: '127.0.0.1', port: 0 });
     await service.ari.waitUntilConnected(10_000);
     await service.databaseReady;
     const deskKeys = await logTakersOn(api, db, emulator, options);
+    const started = { api, clock, service, db };
+    return {
+      ...started,
+      run: (calls, run = {}) => placeCalls(started, emulator, deskKeys, calls, run),
+      close,
+    };
+  } catch (error) {
+    await close();
+    throw error;
+  }
+}
 
-    const byCaller = new Map<string, TrafficCall>();
-    const conversations = new Map<string, Conversation>();
-    const verdicts: Array<Promise<void>> = [];
-    let pendingVerdicts = 0;
-    emulator.on('event', ({ event }) => {
-      if (event.type !== 'ChannelEnteredBridge') return;
-      const bridged = ((event.bridge as { channels?: string[] } | undefined)?.channels ?? []) as string[];
-      const callerChannelId = bridged.find((id) => byCaller.has(id));
-      const offerChannelId = bridged.find((id) => id.startsWith(OFFER_CHANNEL_PREFIX));
-      if (!callerChannelId || !offerChannelId || conversations.has(callerChannelId)) return;
-      const call = byCaller.get(callerChannelId) as TrafficCall;
-      const talkingTo = emulator.snapshot().channels.find((c) => c.id === offerChannelId);
-      const conversation = {
-        callId: offerChannelId.slice(OFFER_CHANNEL_PREFIX.length).replace(/-\d+$/, ''),
-        takerId: (talkingTo?.name ?? '').replace(/^PJSIP\//, '').replace(/-[0-9a-f]+$/, ''),
-        offerChannelId,
-      };
-      conversations.set(callerChannelId, conversation);
-      // The call taker talks for the line's time, hangs up, then records the verdict.
-      clock.setTimeout(() => {
-        emulator.hangupChannel(offerChannelId);
-        // Writing the verdict is still work on the floor: call time must not skip past it, or the
-        // caller's next call would be screened before the verdict it deserves.
-        pendingVerdicts += 1;
-        const given = giveVerdict(api, deskKeys.get(conversation.takerId) ?? '', conversation, call.verdict);
-        verdicts.push(given.finally(() => (pendingVerdicts -= 1)));
-      }, call.talk * 1000);
-    });
+async function placeCalls(
+  { api, clock, service, db }: { api: string; clock: FastClock; service: Service; db: Kysely<Database> },
+  emulator: AsteriskEmulator,
+  deskKeys: Map<string, string>,
+  calls: readonly TrafficCall[],
+  { onProgress, signal }: ReplayRun,
+): Promise<ReplayOutcome[]> {
+  const byCaller = new Map<string, TrafficCall>();
+  const conversations = new Map<string, Conversation>();
+  const verdicts: Array<Promise<void>> = [];
+  let pendingVerdicts = 0;
+  const talking = new Set<NodeJS.Timeout>();
+  const stopListening = emulator.on('event', ({ event }) => {
+    if (event.type !== 'ChannelEnteredBridge') return;
+    const bridged = ((event.bridge as { channels?: string[] } | undefined)?.channels ?? []) as string[];
+    const callerChannelId = bridged.find((id) => byCaller.has(id));
+    const offerChannelId = bridged.find((id) => id.startsWith(OFFER_CHANNEL_PREFIX));
+    if (!callerChannelId || !offerChannelId || conversations.has(callerChannelId)) return;
+    const call = byCaller.get(callerChannelId) as TrafficCall;
+    const talkingTo = emulator.snapshot().channels.find((c) => c.id === offerChannelId);
+    const conversation = {
+      callId: offerChannelId.slice(OFFER_CHANNEL_PREFIX.length).replace(/-\d+$/, ''),
+      takerId: (talkingTo?.name ?? '').replace(/^PJSIP\//, '').replace(/-[0-9a-f]+$/, ''),
+      offerChannelId,
+    };
+    conversations.set(callerChannelId, conversation);
+    // The call taker talks for the line's time, hangs up, then records the verdict.
+    const timer = clock.setTimeout(() => {
+      talking.delete(timer);
+      emulator.hangupChannel(offerChannelId);
+      // Writing the verdict is still work on the floor: call time must not skip past it, or the
+      // caller's next call would be screened before the verdict it deserves.
+      pendingVerdicts += 1;
+      const given = giveVerdict(api, deskKeys.get(conversation.takerId) ?? '', conversation, call.verdict);
+      verdicts.push(given.finally(() => (pendingVerdicts -= 1)));
+    }, call.talk * 1000);
+    talking.add(timer);
+  });
 
-    const placed: InboundCall[] = [];
-    // Callers still on the line; with no live session either, time may skip ahead.
-    let onTheLine = 0;
+  const placed: InboundCall[] = [];
+  // Callers still on the line; with no live session either, time may skip ahead.
+  let onTheLine = 0;
+  const live = new Set<InboundCall>();
+  const hangUpEveryone = () => {
+    for (const call of live) call.hangup();
+  };
+  signal?.addEventListener('abort', hangUpEveryone, { once: true });
+  try {
     const start = clock.now();
-    for (const call of options.calls) {
+    for (const call of calls) {
       await waitUntil(
         start + call.at * 1000,
         clock,
         () => onTheLine === 0 && pendingVerdicts === 0 && service.center.activeCalls.length === 0,
+        signal,
       );
       const inbound = emulator.placeCall({
         from: call.from,
@@ -136,31 +213,38 @@ export async function runReplay(options: ReplayOptions): Promise<ReplayOutcome[]
       });
       byCaller.set(inbound.channelId, call);
       placed.push(inbound);
+      live.add(inbound);
       onTheLine += 1;
       void inbound.ended.then(() => {
         onTheLine -= 1;
+        live.delete(inbound);
       });
-      options.onProgress?.(placed.length, options.calls.length);
+      onProgress?.(placed.length, calls.length);
     }
     await Promise.all(placed.map((call) => call.ended));
+    signal?.throwIfAborted();
     await service.center.idle();
     await Promise.all(verdicts);
     await drainRecords(service);
     return await readOutcomes(db, byCaller);
   } finally {
-    await db.destroy();
-    await service.close();
-    await emulator.stop();
+    signal?.removeEventListener('abort', hangUpEveryone);
+    stopListening();
+    // Stopped early: conversations still timed end with the service, and no verdict is owed.
+    for (const timer of talking) clearTimeout(timer);
+    void Promise.allSettled(verdicts);
   }
 }
 
 /** Waits until call time `at`, skipping ahead when nothing is live. */
 async function waitUntil(
   at: number,
-  clock: ReturnType<typeof fastClock>,
+  clock: FastClock,
   idle: () => boolean,
+  signal: AbortSignal | undefined,
 ): Promise<void> {
   for (;;) {
+    signal?.throwIfAborted();
     const left = at - clock.now();
     if (left <= 0) return;
     if (idle()) {
@@ -174,8 +258,8 @@ async function waitUntil(
 async function logTakersOn(
   api: string,
   db: Kysely<Database>,
-  emulator: Awaited<ReturnType<typeof startAsteriskEmulator>>,
-  options: ReplayOptions,
+  emulator: AsteriskEmulator,
+  options: ReplaySetup,
 ): Promise<Map<string, string>> {
   const takers = createTakerRepository(db);
   const keys = createApiKeyRepository(db);
@@ -226,7 +310,7 @@ async function giveVerdict(
   throw new Error(`verdict for ${conversation.callId}: its record never showed it answered`);
 }
 
-async function drainRecords(service: Awaited<ReturnType<typeof startService>>): Promise<void> {
+async function drainRecords(service: Service): Promise<void> {
   const deadline = Date.now() + 30_000;
   while (Date.now() < deadline) {
     const backlog = await service.recordBacklog();
