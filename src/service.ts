@@ -25,7 +25,12 @@ import { allCalls, searchCalls } from './records/call-search.ts';
 import { createCallerListRepository } from './records/caller-list-repository.ts';
 import { createDatabase } from './records/database.ts';
 import { migrateToLatest } from './records/migrator.ts';
-import { createRecordWriter, type RecordWriter, startRecordWorker } from './records/record-writer.ts';
+import {
+  createRecordWriter,
+  type RecordCommit,
+  type RecordWriter,
+  startRecordWorker,
+} from './records/record-writer.ts';
 import { startRetention } from './records/retention.ts';
 import { createRuleSetRepository } from './records/rule-set-repository.ts';
 import { createDeskPublisher } from './records/screen-pop.ts';
@@ -84,11 +89,14 @@ export async function startService(
 
   const migrated = migrateUntilDone(db, logger);
   const recorder = createRecordWriter({ connection: bullConnection, prefix: config.redis.keyPrefix });
+  // Commits are observed by the metrics, which are made further down (they watch ARI and AMI).
+  let observeCommit: (commit: RecordCommit) => void = () => {};
   const recordWorker = startRecordWorker({
     connection: bullConnection,
     prefix: config.redis.keyPrefix,
     repository: calls,
     logger,
+    onCommit: (commit) => observeCommit(commit),
   });
 
   const retention = startRetention({
@@ -237,6 +245,7 @@ export async function startService(
     ami: ami ?? undefined,
     logger: logger.child({ component: 'metrics' }),
   });
+  observeCommit = (commit) => metrics.recordsCommitted(commit);
   const center = new CallCenter({
     onCallEnded: (record) => {
       callbacks.callEnded(record);

@@ -4,7 +4,7 @@ import type { Logger } from '../logger.ts';
 import type { TakerPresence, WaitingCall } from '../queues/call-queue.ts';
 import type { TakerState } from '../queues/taker-state.ts';
 import type { CallRecord, Disposition, ScreeningDecision } from '../records/call-record.ts';
-import type { RecordBacklog } from '../records/record-writer.ts';
+import type { RecordBacklog, RecordCommit } from '../records/record-writer.ts';
 import { withTimeout } from '../with-timeout.ts';
 
 /** What the metrics read on each scrape, and the ARI connection they follow. */
@@ -39,6 +39,8 @@ export interface ServiceMetrics {
   readonly registry: Registry;
   /** Counts an ended call: its disposition, its screening decision, its wait when answered. */
   callEnded(record: Readonly<CallRecord>): void;
+  /** Observes how long each record update of a committed batch waited to reach Postgres. */
+  recordsCommitted(commit: RecordCommit): void;
   /** Stops following the ARI (and AMI) connection. */
   close(): void;
 }
@@ -73,6 +75,8 @@ const BACKLOG_STATES = ['waiting', 'active', 'delayed', 'failed'] as const satis
 /** Seconds from arrival to a person answering: 112 aims at seconds, minutes are an incident. */
 const WAIT_BUCKETS = [1, 2, 5, 10, 15, 20, 30, 60, 120, 300];
 const READ_TIMEOUT_MS = 2000;
+/** Seconds from a record update to its commit: well under a second normally, minutes in an outage. */
+const RECORD_LAG_BUCKETS = [0.05, 0.1, 0.25, 0.5, 1, 2, 5, 15, 60, 300];
 
 /**
  * siaga112's Prometheus metrics on a registry of its own, with Node's process metrics. Gauges
@@ -211,6 +215,13 @@ export function createMetrics(sources: MetricsSources): ServiceMetrics {
   });
   for (const decision of Object.keys(DECISIONS)) screened.inc({ decision }, 0);
 
+  const recordLag = new Histogram({
+    name: 'siaga112_record_write_lag_seconds',
+    help: 'Seconds from a call record update or timeline event being queued to its commit in Postgres.',
+    buckets: RECORD_LAG_BUCKETS,
+    registers,
+  });
+
   collectDefaultMetrics({ register: registry });
 
   return {
@@ -219,6 +230,9 @@ export function createMetrics(sources: MetricsSources): ServiceMetrics {
       ended.inc({ disposition: record.disposition ?? 'unknown' });
       if (record.screening) screened.inc({ decision: record.screening.decision });
       if (record.connectedAt && record.waitMs !== null) waitSeconds.observe(record.waitMs / 1000);
+    },
+    recordsCommitted(commit) {
+      for (const lagMs of commit.lagsMs) recordLag.observe(lagMs / 1000);
     },
     close: () => {
       for (const off of unsubscribe.splice(0)) off();

@@ -87,6 +87,11 @@ describe('GET /metrics', () => {
     expect(after.get('siaga112_call_wait_seconds_count')).toBe(1);
     expect(after.get('siaga112_call_wait_seconds_bucket{le="+Inf"}')).toBe(1);
     expect(after.get('siaga112_screening_decisions_total{decision="connect"}')).toBe(2);
+    // The records of both calls reached Postgres through the record worker, each update timed.
+    expect(after.get('siaga112_record_write_lag_seconds_count')).toBeGreaterThanOrEqual(2);
+    expect(after.get('siaga112_record_write_lag_seconds_bucket{le="+Inf"}')).toBe(
+      after.get('siaga112_record_write_lag_seconds_count'),
+    );
     expect(after.get('siaga112_screening_decisions_total{decision="warn-and-release"}')).toBe(0);
     expect(after.get('siaga112_calls_in_progress')).toBe(0);
     expect(after.get('siaga112_calls_waiting{priority="normal"}')).toBe(0);
