@@ -343,6 +343,13 @@ export class AriClientAdapter implements AriPort {
   async subscribe(eventSource: string): Promise<void> {
     await this.#call('subscribe', { applicationName: this.app, eventSource });
   }
+
+  async startupTime(): Promise<string> {
+    const info = await this.#call<{ status?: { startup_time?: string } }>('getInfo', { only: 'status' });
+    const startup = info.status?.startup_time;
+    if (!startup) throw new AriError('getInfo', 'asterisk', 200, 'no status.startup_time in the answer');
+    return startup;
+  }
 }
 
 function responseBody(response: SwaggerResponse): unknown {

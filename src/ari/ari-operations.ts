@@ -66,6 +66,7 @@ export const ARI_OPERATIONS = {
     path: '/applications/{applicationName}/subscription',
   },
   listEndpoints: { resource: 'endpoints', nickname: 'list', method: 'GET', path: '/endpoints' },
+  getInfo: { resource: 'asterisk', nickname: 'getInfo', method: 'GET', path: '/asterisk/info' },
   snoop: {
     resource: 'channels',
     nickname: 'snoopChannelWithId',
@@ -95,5 +96,6 @@ export const ARI_OPERATION_PARAMETERS: Record<AriOperationName, readonly string[
   getApplication: ['applicationName'],
   subscribe: ['applicationName', 'eventSource'],
   listEndpoints: [],
+  getInfo: ['only'],
   snoop: ['channelId', 'snoopId', 'spy', 'whisper', 'app', 'appArgs'],
 };

@@ -100,6 +100,11 @@ export interface AriPort {
   listEndpoints(): Promise<AriEndpoint[]>;
   /** Subscribes our application to an event source, e.g. `endpoint:PJSIP` for every PJSIP endpoint. */
   subscribe(eventSource: string): Promise<void>;
+  /**
+   * When the Asterisk we talk to started (`status.startup_time` of `GET /asterisk/info`): a new
+   * value means it restarted, and every channel it had is gone.
+   */
+  startupTime(): Promise<string>;
 
   /** Opens the events WebSocket and keeps it open (reconnecting) until pause() or close(). */
   start(): Promise<void>;

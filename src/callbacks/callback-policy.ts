@@ -38,14 +38,15 @@ const PRANK_SUSPICIONS: ReadonlySet<ScreeningDecision> = new Set([
 ]);
 
 /**
- * A caller who hung up after the IVR answered but before a person did, with a number we can
- * trust to dial, and not screened as a suspected prank (no screening counts as clean).
+ * A caller who hung up after the IVR answered but before a person did, or whose call was lost
+ * then (Asterisk restarted under it), with a number we can trust to dial, and not screened as a
+ * suspected prank (no screening counts as clean).
  */
 export function callbackDue(
   record: Pick<CallRecord, 'disposition' | 'answeredAt' | 'callerNumber' | 'screening'>,
 ): boolean {
   return (
-    record.disposition === 'abandoned' &&
+    (record.disposition === 'abandoned' || record.disposition === 'lost') &&
     record.answeredAt !== null &&
     record.callerNumber !== null &&
     !(record.screening !== null && PRANK_SUSPICIONS.has(record.screening.decision))

@@ -405,6 +405,18 @@ export class CallQueue {
     return this.#redis.get(`${this.#prefix}:call:${callId}`);
   }
 
+  /**
+   * The startup time of the Asterisk the live calls were last reconciled against (null before
+   * the first reconciliation). Another value now means Asterisk restarted and their channels died.
+   */
+  async reconciledAsteriskStartup(): Promise<string | null> {
+    return this.#redis.get(`${this.#prefix}:asterisk-startup`);
+  }
+
+  async setReconciledAsteriskStartup(startup: string): Promise<void> {
+    await this.#redis.set(`${this.#prefix}:asterisk-startup`, startup);
+  }
+
   async listSnapshots(): Promise<string[]> {
     const ids = await this.#redis.smembers(`${this.#prefix}:calls`);
     if (ids.length === 0) return [];

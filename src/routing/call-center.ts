@@ -93,7 +93,7 @@ export class CallCenter {
       clock,
       claimChannel: (channelId, session) => this.#sessionsByChannel.set(channelId, session),
       requestDispatch: () => this.requestDispatch(),
-      mayAssign: () => !this.#reconcilingNow,
+      mayAssign: () => !this.#reconcilingNow && options.ari.connected,
       requestDispatchAt: (at) => this.#dispatchAt(at),
       deliver: (assignment) => this.#deliver(assignment),
       ended: (session) => this.#forget(session),
@@ -243,6 +243,9 @@ export class CallCenter {
 
   /** Matches waiting calls with free takers until one side runs out; one loop at a time. */
   requestDispatch(): void {
+    // Without the events socket no offer can be followed (and while Asterisk is away none can
+    // be made): the reconciliation after the next connect dispatches.
+    if (!this.#options.ari.connected) return;
     if (this.#dispatching || this.#reconcilingNow) {
       // A reconciliation in progress dispatches when it is done.
       this.#dispatchAgain = true;
@@ -322,11 +325,20 @@ export class CallCenter {
     // when it is really gone.
     const snapshots = await queue.listSnapshots();
     let live: Set<string>;
+    let startup: string;
     try {
+      startup = await ari.startupTime();
       live = new Set(await ari.listApplicationChannelIds());
     } catch (error) {
       logger.error({ err: error }, 'could not list the channels in the app; reconcile will be retried');
       return false;
+    }
+    // A call's channel missing from the list was hung up while we were away, unless Asterisk
+    // restarted since the calls were last reconciled: then it died with Asterisk (the call is lost).
+    const reconciledAgainst = await queue.reconciledAsteriskStartup();
+    const asteriskRestarted = reconciledAgainst !== null && reconciledAgainst !== startup;
+    if (asteriskRestarted) {
+      logger.warn({ before: reconciledAgainst, now: startup }, 'Asterisk restarted: its calls are gone');
     }
     let complete = true;
     for (const text of snapshots) {
@@ -339,7 +351,7 @@ export class CallCenter {
         logger.info({ callId: snapshot.callId, state: snapshot.state }, 're-adopted a live call');
       }
       try {
-        await session.reconcile(live);
+        await session.reconcile(live, { asteriskRestarted });
       } catch (error) {
         // One call's trouble (an ARI timeout during a takeover) must not leave the others behind.
         logger.error({ err: error, callId: snapshot.callId }, 'could not reconcile a call; will retry');
@@ -369,6 +381,8 @@ export class CallCenter {
         }
       }
     }
+    // Kept only once every call is reconciled: a retry must still see the restart.
+    if (complete) await queue.setReconciledAsteriskStartup(startup);
     return complete;
   }
 

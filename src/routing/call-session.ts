@@ -146,6 +146,8 @@ export class CallSession {
   #personHeard = false;
   /** The call ends because a silent caller waited past the bound (disposition `silent`). */
   #silentRelease = false;
+  /** The call ends because Asterisk restarted under it (disposition `lost` unless answered). */
+  #lost = false;
   /** Another instance owns the call now: whatever was in flight here stops at its next step. */
   #detached = false;
   #forgotten = false;
@@ -382,12 +384,19 @@ export class CallSession {
    * After the events socket was away: compare what we believe with the channels Asterisk still
    * has in our app, and act on what happened meanwhile (events sent then are lost for good).
    */
-  async reconcile(liveChannelIds: ReadonlySet<string>): Promise<void> {
+  async reconcile(
+    liveChannelIds: ReadonlySet<string>,
+    { asteriskRestarted = false }: { asteriskRestarted?: boolean } = {},
+  ): Promise<void> {
     const snapshot = this.#snapshot;
     if (this.state === 'ended') return;
     if (!liveChannelIds.has(snapshot.callerChannelId)) {
-      this.#log('vanished', { channelId: snapshot.callerChannelId });
-      await this.#end('caller');
+      this.#log('vanished', { channelId: snapshot.callerChannelId, asteriskRestarted });
+      if (asteriskRestarted) {
+        // The caller did not hang up: Asterisk restarted and cut every call (`lost`).
+        this.#lost = true;
+        await this.#end('system', { reason: 'asterisk-restarted' });
+      } else await this.#end('caller');
       return;
     }
     if (this.state === 'connected') {
@@ -1077,7 +1086,9 @@ export class CallSession {
           ? 'released'
           : this.#silentRelease
             ? 'silent'
-            : 'abandoned';
+            : this.#lost
+              ? 'lost'
+              : 'abandoned';
     record.endedAt = new Date(now);
     record.endedBy = endedBy;
     record.disposition = disposition;

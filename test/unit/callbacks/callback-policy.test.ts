@@ -25,6 +25,11 @@ describe('callbackDue', () => {
     expect(callbackDue({ ...abandoned, screening: null })).toBe(true);
   });
 
+  it('calls back a caller whose waiting call was lost when Asterisk restarted', () => {
+    expect(callbackDue({ ...abandoned, disposition: 'lost' })).toBe(true);
+    expect(callbackDue({ ...abandoned, disposition: 'lost', answeredAt: null })).toBe(false);
+  });
+
   it.each<[string, Partial<typeof abandoned>]>([
     ['hung up before the app answered', { answeredAt: null }],
     ['anonymous or junk caller ID', { callerNumber: null }],
