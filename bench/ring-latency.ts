@@ -10,6 +10,7 @@ import { fork } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { createApiKeyRepository } from '../src/auth/api-keys.ts';
 import { loadConfig } from '../src/config.ts';
 import { resolveLocalServices } from '../src/dev/local-services.ts';
 import { deleteRedisPrefix } from '../src/dev/redis-prefix.ts';
@@ -30,6 +31,8 @@ const databaseUrl = await services.createDatabase(`bench_ring_${randomBytes(4).t
 const db = createDatabase(databaseUrl, { maxConnections: 2 });
 await migrateToLatest(db);
 await createTakerRepository(db).seedDemoTakers(TAKERS);
+// Taker log-ons go through the API, which wants a key (issue #6).
+const { key } = await createApiKeyRepository(db).create({ name: 'bench', role: 'admin', createdBy: 'bench' });
 
 const password = randomBytes(12).toString('hex');
 const child = fork(fileURLToPath(new URL('./emulator-process.ts', import.meta.url)), [], {
@@ -65,11 +68,14 @@ try {
   await service.ari.waitUntilConnected(10_000);
   await service.databaseReady;
   for (let i = 1; i <= TAKERS; i++) {
-    await service.app.inject({
+    const reply = await service.app.inject({
       method: 'PUT',
       url: `/takers/taker${i}/state`,
+      headers: { authorization: `Bearer ${key}` },
       payload: { state: 'available' },
     });
+    if (reply.statusCode !== 200)
+      throw new Error(`taker${i} could not log on: ${reply.statusCode} ${reply.body}`);
   }
   child.send({ kind: 'run', calls: CALLS, spacingMs: Number(values.spacing) });
   const { ring } = await next<{ ring: number[] }>('result');

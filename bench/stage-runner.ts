@@ -1,0 +1,226 @@
+/**
+ * Runs one stage of traffic against whatever app holds the events socket, sampling the processes
+ * around it (start, each step's end, memory while calls are held, end), waiting for siaga112's
+ * records, and turns it all into a StageReport.
+ */
+import type { StageRun, TrafficApi, TrafficNotices } from './bench-api.ts';
+import type { BenchOptions } from './bench-options.ts';
+import type { ChildClient } from './ipc.ts';
+import { epochNow, type ProcessSample } from './process-probe.ts';
+import type { RecordWatch, TimelineEntry } from './record-watch.ts';
+import { memoryFigures, type ProcessTrace, type StageReport, stepReport } from './report.ts';
+
+/** The Stasis app name of the floor (siaga112's is `siaga112`). */
+export const FLOOR_APP = 'bench-floor';
+/** Memory is sampled this long after the last arrival, while the calls are still held. */
+export const MEMORY_DELAY_MS = 1000;
+/**
+ * After a stage, siaga112 gets this long to end its calls and commit their records, unless it
+ * makes no progress for DRAIN_IDLE_MS; then records still arriving are awaited until none came
+ * for RECORD_IDLE_MS.
+ */
+const RECORD_WAIT_MS = 180_000;
+const DRAIN_IDLE_MS = 20_000;
+const RECORD_IDLE_MS = 3_000;
+
+/** One process under measurement, as the stage runner asks it. */
+export interface Probe {
+  readonly label: string;
+  sample(gc: boolean): Promise<ProcessSample>;
+  /** siaga112 processes: calls still handled, record updates not yet committed. */
+  status?(): Promise<{ activeCalls: number; recordBacklog: number }>;
+  /** siaga112 processes: warnings and errors logged since the last ask. */
+  logCounts?(): Promise<Record<string, number>>;
+}
+
+/** A stage's traffic; `holdMs`: takers keep every call until memory is sampled (see StageRun). */
+export type StagePlan = Pick<StageRun, 'steps' | 'saturationMs'> & { holdMs?: number };
+
+export interface StageRunnerContext {
+  readonly traffic: ChildClient<TrafficApi, TrafficNotices>;
+  readonly options: BenchOptions;
+  log(message: string): void;
+}
+
+const delay = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+export function createStageRunner(context: StageRunnerContext) {
+  const { traffic, options, log } = context;
+
+  /** Runs one stage against whatever app is listening, sampling `probes` around it. */
+  async function runStage(
+    stage: string,
+    app: StageReport['app'],
+    run: StagePlan,
+    probes: Probe[],
+    watch: RecordWatch | null,
+  ): Promise<StageReport> {
+    const rates = run.steps.map((s) => s.rate).join(',');
+    log(`${stage} (${app}, ${probes.length} process${probes.length > 1 ? 'es' : ''}): ${rates} calls/s`);
+    const rowsBefore = watch ? await watch.rowCounts() : null;
+    const stageStart = epochNow();
+    const start = await Promise.all(probes.map((p) => p.sample(true)));
+    const boundaries: Promise<ProcessSample[]>[] = [];
+    let memory: Promise<{ samples: ProcessSample[]; live: number }> | undefined;
+    const boundaryLive: number[] = [];
+    const off = traffic.on('boundary', ({ step, last, live }) => {
+      boundaryLive[step] = live;
+      // Holding calls for memory, every step's end is a memory sample (after a forced GC).
+      const samples = Promise.all(probes.map((p) => p.sample(run.holdMs !== undefined)));
+      boundaries[step] = samples;
+      if (!last) return;
+      memory = samples.then(async () => {
+        await delay(MEMORY_DELAY_MS);
+        const { live } = await traffic.request('live', {});
+        return { samples: await Promise.all(probes.map((p) => p.sample(true))), live };
+      });
+    });
+    const arrivalsMs = run.steps.reduce((total, s) => total + s.durationMs, 0);
+    const drainTimeoutMs = options.patienceMs + options.talkMs + 30_000;
+    const result = await traffic.request(
+      'run',
+      {
+        stage,
+        app: app === 'floor' ? FLOOR_APP : 'siaga112',
+        steps: run.steps,
+        patienceMs: options.patienceMs,
+        saturationMs: run.saturationMs,
+        evaluateAfterMs: 2000,
+        drainTimeoutMs,
+        holdMs: run.holdMs ?? null,
+      },
+      arrivalsMs + (run.holdMs ?? 0) + drainTimeoutMs + 60_000,
+    );
+    off();
+    const boundarySamples = await Promise.all(boundaries);
+    const memorySamples = await memory;
+    const channelIds = result.steps.flatMap((s) => s.callerChannelIds);
+    let unrecorded = new Set<string>();
+    let timeline: Map<string, TimelineEntry[]> | null = null;
+    let backlogDrainedMs: number | null = null;
+    if (watch) {
+      // A record still queued is late, not lost: wait until the service has ended every call and
+      // written every update (bounded), then look for calls without a record.
+      const drainStart = performance.now();
+      let progressAt = drainStart;
+      let left = Infinity;
+      while (
+        performance.now() - drainStart < RECORD_WAIT_MS &&
+        performance.now() - progressAt < DRAIN_IDLE_MS
+      ) {
+        const statuses = await Promise.all(probes.map((p) => p.status?.()));
+        const now = statuses.reduce((n, st) => n + (st ? st.activeCalls + st.recordBacklog : 0), 0);
+        if (now === 0) {
+          backlogDrainedMs = Math.round(performance.now() - drainStart);
+          break;
+        }
+        if (now < left) progressAt = performance.now();
+        left = now;
+        await delay(500);
+      }
+      if (backlogDrainedMs === null) log(`  siaga112 still holds calls or record updates: ${left} left`);
+      const missing = await watch.waitFor(channelIds, RECORD_IDLE_MS, RECORD_WAIT_MS);
+      if (missing.length > 0) unrecorded = new Set(await watch.unrecorded(missing));
+      timeline = new Map();
+      for (const entry of await watch.timeline(channelIds)) {
+        const entries = timeline.get(entry.channelId) ?? [];
+        entries.push(entry);
+        timeline.set(entry.channelId, entries);
+      }
+    }
+    const end = await Promise.all(probes.map((p) => p.sample(false)));
+    const stageEnd = epochNow();
+    const serviceLog: Record<string, number> = {};
+    const logs = await Promise.all(probes.map((p) => p.logCounts?.() ?? Promise.resolve({})));
+    for (const counts of logs as Record<string, number>[]) {
+      for (const [key, n] of Object.entries(counts)) serviceLog[key] = (serviceLog[key] ?? 0) + n;
+    }
+    let rowWritesPerSecond: number | null = null;
+    if (watch && rowsBefore) {
+      await delay(1200); // table statistics reach pg_stat_user_tables about a second late
+      const after = await watch.rowCounts();
+      const rows =
+        after.callInserts -
+        rowsBefore.callInserts +
+        after.callUpdates -
+        rowsBefore.callUpdates +
+        after.eventInserts -
+        rowsBefore.eventInserts;
+      rowWritesPerSecond = Math.round(rows / ((stageEnd - stageStart) / 1000));
+    }
+    const traces: ProcessTrace[] = probes.map((probe, i) => ({
+      label: probe.label,
+      start: start[i]!,
+      boundaries: boundarySamples.map((samples) => samples[i]!),
+      memory: memorySamples?.samples[i],
+      end: end[i]!,
+    }));
+    const report: StageReport = {
+      stage,
+      app,
+      processes: probes.length,
+      steps: result.steps.map((traffic, index) =>
+        stepReport({
+          traffic,
+          index,
+          processes: traces,
+          wholeStage: result.steps.length === 1,
+          committed: watch?.committed ?? null,
+          holdMs: options.answerDelayMs + options.talkMs,
+          unrecorded,
+          timeline,
+        }),
+      ),
+      memory: traces.map((trace) =>
+        // Held calls: the slope from half way to the end, so what stays from earlier stages cancels.
+        run.holdMs !== undefined && trace.boundaries.length > 1
+          ? memoryFigures(
+              trace.label,
+              { sample: trace.boundaries[0]!, calls: boundaryLive[0] ?? 0 },
+              { sample: trace.memory, calls: memorySamples?.live ?? 0 },
+            )
+          : memoryFigures(
+              trace.label,
+              { sample: trace.start, calls: 0 },
+              { sample: trace.memory, calls: memorySamples?.live ?? 0 },
+            ),
+      ),
+      rowWritesPerSecond,
+      drained: result.drained,
+      backlogDrainedMs,
+      serviceLog,
+    };
+    for (const [index, step] of report.steps.entries()) {
+      const offer = step.latencyMs.arrivalToOffer;
+      log(
+        `  step ${index + 1}: ${step.placed} calls at ${step.rate}/s, peak ${step.peakConcurrent} held, ` +
+          `arrival→offer p99 ${offer.p99} ms${step.saturated ? ', saturated' : ''}`,
+      );
+    }
+    return report;
+  }
+
+  /** Unreported calls at the steady rate, so the app under test is warm; waits for them to end. */
+  async function warmUp(app: StageReport['app']): Promise<void> {
+    if (options.warmupSeconds <= 0) return;
+    log(`warming up ${app} for ${options.warmupSeconds} s`);
+    const drainTimeoutMs = options.patienceMs + options.talkMs + 30_000;
+    await traffic.request(
+      'run',
+      {
+        stage: 'warmup',
+        app: app === 'floor' ? FLOOR_APP : 'siaga112',
+        steps: [{ rate: options.rate, durationMs: options.warmupSeconds * 1000 }],
+        patienceMs: options.patienceMs,
+        saturationMs: null,
+        evaluateAfterMs: 2000,
+        drainTimeoutMs,
+        holdMs: null,
+      },
+      options.warmupSeconds * 1000 + drainTimeoutMs + 60_000,
+    );
+    await delay(2000); // the last records land
+  }
+
+  return { runStage, warmUp };
+}
