@@ -7,6 +7,7 @@ import { createMetrics } from './api/metrics.ts';
 import { advisory, type ReadinessCheck } from './api/routes/health-routes.ts';
 import { AriClientAdapter } from './ari/ari-client-adapter.ts';
 import { createApiKeyRepository } from './auth/api-keys.ts';
+import { createWallboardSessions } from './auth/wallboard-sessions.ts';
 import { createCallTimeline } from './callbacks/call-timeline.ts';
 import { startCallbackService } from './callbacks/callback-service.ts';
 import { type Clock, realClock } from './clock.ts';
@@ -38,6 +39,7 @@ import { startTakerEventDrain } from './records/taker-event-drain.ts';
 import { createTakerEventRepository } from './records/taker-event-repository.ts';
 import { createTakerRepository } from './records/taker-repository.ts';
 import { startVerdictDeadline } from './records/verdict-deadline.ts';
+import { wallboardSummary } from './records/wallboard-summary.ts';
 import { backtest } from './routing/backtest.ts';
 import { CallCenter, type CallCenterOptions } from './routing/call-center.ts';
 import { CallMonitor } from './routing/call-monitor.ts';
@@ -345,10 +347,15 @@ export async function startService(
   await lease.start();
 
   const apiKeys = createApiKeyRepository(db);
+  const wallboardSessions = createWallboardSessions({
+    redis,
+    prefix: config.redis.keyPrefix,
+    findKey: (keyId) => apiKeys.findActive(keyId),
+  });
   const app = await buildApp({
     logger,
     trustProxy: config.http.trustProxy,
-    auth: apiKeys,
+    auth: { verify: apiKeys.verify, audit: apiKeys.audit, verifySession: wallboardSessions.verify },
     readiness: {
       ari: async () => ari.connected,
       redis: async () => (await redis.ping()) === 'PONG',
@@ -478,6 +485,14 @@ export async function startService(
       takers: () => queue.listTakers(),
       notices: (limit) => notices.recent(limit),
       now: clock.now,
+    },
+    wallboard: {
+      waiting: () => queue.waiting(),
+      takers: () => queue.listTakers(),
+      summary: (day, timeZone) => wallboardSummary(db, day, timeZone),
+      sessions: wallboardSessions,
+      now: clock.now,
+      clockRate: clock.rate,
     },
   });
 

@@ -16,6 +16,7 @@ import { type RecordRoutesDeps, recordRoutes } from './routes/record-routes.ts';
 import { type RuleRoutesDeps, ruleRoutes } from './routes/rule-routes.ts';
 import { type TakerDirectoryDeps, takerDirectoryRoutes } from './routes/taker-directory-routes.ts';
 import { type TakerRoutesDeps, takerRoutes } from './routes/taker-routes.ts';
+import { type WallboardRoutesDeps, wallboardRoutes } from './routes/wallboard-routes.ts';
 import { documentCommonProblems } from './schemas.ts';
 
 export interface AppDeps {
@@ -34,6 +35,8 @@ export interface AppDeps {
   takerDirectory: TakerDirectoryDeps;
   /** This instance's Prometheus registry, served at `/metrics`. */
   metrics: MetricsRoutesDeps;
+  /** The supervisor wallboard at `/wallboard`. */
+  wallboard: WallboardRoutesDeps;
   /** Reverse proxies whose `X-Forwarded-For` gives the client address (`TRUST_PROXY`). */
   trustProxy?: false | number | readonly string[];
 }
@@ -89,5 +92,6 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(async (scope) => recordRoutes(scope, deps.records));
   await app.register(async (scope) => takerDirectoryRoutes(scope, deps.takerDirectory));
   await app.register(async (scope) => metricsRoutes(scope, deps.metrics));
+  await app.register(async (scope) => wallboardRoutes(scope, deps.wallboard));
   return app;
 }

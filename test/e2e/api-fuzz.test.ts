@@ -18,7 +18,7 @@ interface Operation {
 }
 
 /** Streams stay open while they are read: fuzzing them would wait forever for a reply. */
-const STREAMS = new Set(['GET /live/stream', 'GET /takers/{takerId}/desk']);
+const STREAMS = new Set(['GET /live/stream', 'GET /takers/{takerId}/desk', 'GET /wallboard/stream']);
 
 const anyValue = fc.oneof(
   fc.string(),

@@ -201,6 +201,34 @@ const REFUSALS: Record<string, Refusal> = {
     status: 400,
     names: 'body.takerId',
   },
+  // The wallboard: a session is opened with a key, never with another session's cookie.
+  'POST /wallboard/session': {
+    request: {
+      method: 'POST',
+      url: '/wallboard/session',
+      headers: {
+        authorization: '',
+        cookie: 'siaga112_wallboard=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA',
+      },
+    },
+    status: 401,
+    names: 'headers.authorization',
+  },
+  'DELETE /wallboard/session': {
+    request: { method: 'DELETE', url: '/wallboard/session', headers: { authorization: 'Basic c2lhZ2E=' } },
+    status: 401,
+    names: 'headers.authorization',
+  },
+  'GET /wallboard/summary': {
+    request: { method: 'GET', url: '/wallboard/summary?timeZone=Mars/Olympus_Mons' },
+    status: 400,
+    names: 'querystring.timeZone',
+  },
+  'GET /wallboard/stream': {
+    request: { method: 'GET', url: '/wallboard/stream?timeZone=UTC+7' },
+    status: 400,
+    names: 'querystring.timeZone',
+  },
 };
 
 /** The OpenAPI document's operations, as `METHOD /path`. */
@@ -326,6 +354,9 @@ describe('every route', () => {
     const live = await firstEvent(`${api}/live/stream`);
     served.add('GET /live/stream');
     expect(live.data).toHaveProperty('waiting');
+    const wallboard = await firstEvent(`${api}/wallboard/stream?timeZone=Asia/Makassar`);
+    served.add('GET /wallboard/stream');
+    expect(wallboard).toMatchObject({ event: 'live', data: { rate: 1 } });
 
     const call = center.emulator.placeCall({ from: '081277770001' });
     const callId = await connected(call);
@@ -389,6 +420,11 @@ describe('every route', () => {
       await inject('GET /reports/calls', { url: `/reports/calls?${range}&by=day` }, 200)
     ).json();
     expect(report.rows.reduce((sum: number, row: { answered: number }) => sum + row.answered, 0)).toBe(1);
+    const today = (await inject('GET /wallboard/summary', { url: '/wallboard/summary' }, 200)).json();
+    expect(today).toMatchObject({ timeZone: 'Asia/Jakarta', figures: { answered: 1 } });
+    const session = await inject('POST /wallboard/session', { url: '/wallboard/session' }, 200);
+    const cookie = String(session.headers['set-cookie']).split(';')[0] as string;
+    await inject('DELETE /wallboard/session', { url: '/wallboard/session', headers: { cookie } }, 204);
     const backtest = await inject(
       'POST /rules/backtest',
       {
