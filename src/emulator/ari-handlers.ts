@@ -3,6 +3,7 @@ import { bridgeHandlers } from './bridges.ts';
 import { channelHandlers } from './channels.ts';
 import { endpointHandlers } from './endpoints.ts';
 import { playbackHandlers } from './playbacks.ts';
+import { recordingHandlers } from './recordings.ts';
 import type { OperationHandler } from './spec-router.ts';
 import { type AppLister, systemHandlers } from './system-handlers.ts';
 
@@ -12,6 +13,7 @@ export function ariHandlers(listApps: AppLister): OperationHandler[] {
     ...channelHandlers,
     ...bridgeHandlers,
     ...playbackHandlers,
+    ...recordingHandlers,
     ...endpointHandlers,
   ];
 }

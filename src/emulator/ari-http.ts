@@ -148,6 +148,10 @@ async function handle(deps: AriHttpDeps, req: IncomingMessage, url: URL): Promis
 
 function write(res: ServerResponse, reply: Reply): void {
   const headers: Record<string, string> = { Server: `Asterisk/${ASTERISK_VERSION}`, ...reply.headers };
+  if (reply.raw !== undefined) {
+    res.writeHead(reply.status, { ...headers, 'Content-Length': String(reply.raw.length) }).end(reply.raw);
+    return;
+  }
   if (reply.body === undefined) {
     res.writeHead(reply.status, headers).end();
     return;

@@ -23,6 +23,7 @@ import {
 import { declarePhone, declareTrunk, removeEndpoint, setContactReachable } from './endpoints.ts';
 import { EventsHub } from './events-socket.ts';
 import { type InboundCall, type PlaceCallOptions, placeInboundCall } from './inbound-caller.ts';
+import { attachRecordings, type RecordingFault, vanishRecordings } from './recording-state.ts';
 import { type ImplementedOperation, SpecRouter } from './spec-router.ts';
 import { TimerRegistry } from './timer-registry.ts';
 import { TypedEmitter } from './typed-emitter.ts';
@@ -42,6 +43,7 @@ export type {
   TakerBehaviour,
 } from './emulator-core.ts';
 export type { CallEnded, CallerStep, CallOutcome, InboundCall, PlaceCallOptions } from './inbound-caller.ts';
+export type { RecordingFault } from './recording-state.ts';
 
 export interface EmulatorOptions {
   /** Default '127.0.0.1'. */
@@ -65,6 +67,8 @@ export interface EmulatorOptions {
   validateEvents?: boolean;
   /** Also serve AMI (manager.conf user) on its own TCP port; default: no AMI. */
   ami?: { username: string; secret: string; host?: string; port?: number };
+  /** Asterisk's recording directory (ARI recordings are written here); default: a temporary one, removed on stop. */
+  recordingsDir?: string;
 }
 
 export interface EmulatorSnapshot {
@@ -89,6 +93,10 @@ export interface AsteriskEmulator {
   ): () => void;
   /** Where AMI listens, when started with `ami`. */
   readonly ami: { host: string; port: number } | undefined;
+  /** Where recordings are written (`astspooldir/recording`): `<name>.wav` per recording. */
+  readonly recordingsDir: string;
+  /** From now on, every recording request meets this fault (see RecordingFault); null: none. */
+  setRecordingFault(fault: RecordingFault | null): void;
   /**
    * Declares a call-taker phone, e.g. `PJSIP/taker1`: registered and reachable (online). For a
    * phone already declared, only its answering behaviour changes.
@@ -164,6 +172,7 @@ export async function startAsteriskEmulator(options: EmulatorOptions): Promise<A
     isAppRegistered: (app) => hub.isRegistered(app),
   });
   const live = core;
+  const recordings = attachRecordings(live, options.recordingsDir);
   const router = new SpecRouter(
     spec,
     ariHandlers(() => hub.registeredApps()),
@@ -212,6 +221,7 @@ export async function startAsteriskEmulator(options: EmulatorOptions): Promise<A
     }
     live.bridges.clear();
     live.playbacks.clear();
+    vanishRecordings(live);
   };
 
   return {
@@ -221,6 +231,10 @@ export async function startAsteriskEmulator(options: EmulatorOptions): Promise<A
     implementedOperations: router.implemented,
     on: (name, listener) => observations.on(name, listener),
     ami: amiServer ? { host: amiServer.host, port: amiServer.port } : undefined,
+    recordingsDir: recordings.dir,
+    setRecordingFault: (fault) => {
+      recordings.fault = fault;
+    },
     setEndpoint: (endpoint, behaviour) => declarePhone(live, endpoint, behaviour),
     removeEndpoint: (endpoint) => removeEndpoint(live, endpoint),
     declareTrunk: (endpoint, contactUri) => declareTrunk(live, endpoint, contactUri),
@@ -276,6 +290,7 @@ export async function startAsteriskEmulator(options: EmulatorOptions): Promise<A
         vanishAll();
         if (server.listening) await closeServer();
         timers.clearAll();
+        recordings.dispose();
       })();
       return stopped;
     },

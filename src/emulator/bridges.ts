@@ -4,6 +4,7 @@
  */
 import { asteriskTimestamp } from './asterisk-format.ts';
 import type { BridgeRecord, ChannelRecord, EmulatorCore } from './emulator-core.ts';
+import { channelRecording, endBridgeRecordings } from './recording-state.ts';
 import {
   errorResult,
   type HandlerResult,
@@ -71,6 +72,8 @@ export function leaveBridge(core: EmulatorCore, bridge: BridgeRecord, channel: C
 }
 
 export function destroyBridge(core: EmulatorCore, bridge: BridgeRecord): void {
+  // Its Recorder channels are kicked out with everyone else: their recordings end.
+  endBridgeRecordings(core, bridge);
   for (const id of [...bridge.channels]) {
     const channel = core.channels.get(id);
     if (channel) leaveBridge(core, bridge, channel);
@@ -186,12 +189,17 @@ export const bridgeHandlers: OperationHandler[] = [
       if (!bridge) return bridgeNotFound;
       const channels = channelList(ctx);
       if (!Array.isArray(channels)) return channels;
-      return {
-        status: 204,
-        after: () => {
-          for (const channel of channels) enterBridgeIfAlive(ctx.core, bridge, channel);
-        },
+      // res_stasis_recording's add rule: a channel being recorded cannot join a bridge. Asterisk
+      // adds the channels one by one and stops at the first refused; those before it are added.
+      const recording = channels.findIndex((channel) => channelRecording(ctx.core, channel) !== undefined);
+      const added = recording === -1 ? channels : channels.slice(0, recording);
+      const join = () => {
+        for (const channel of added) enterBridgeIfAlive(ctx.core, bridge, channel);
       };
+      if (recording !== -1) {
+        return { ...errorResult(409, `Channel ${channels[recording]?.id} currently recording`), after: join };
+      }
+      return { status: 204, after: join };
     },
   },
   {

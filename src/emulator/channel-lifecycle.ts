@@ -8,6 +8,7 @@ import { causeText, dialStatusForCause } from './asterisk-format.ts';
 import { leaveBridge } from './bridges.ts';
 import type { ChannelEnd, ChannelRecord, EmulatorCore, EndParty } from './emulator-core.ts';
 import { endPlaybacksOf } from './playbacks.ts';
+import { endChannelRecordings } from './recording-state.ts';
 
 export function setChannelState(core: EmulatorCore, channel: ChannelRecord, state: ChannelStateName): void {
   if (channel.state === state) return;
@@ -45,7 +46,7 @@ export interface EndRequest {
 const SNOOP_INTERVAL_MS = 20;
 
 /**
- * Ends a channel: hangup request, its playbacks, MOH and bridge membership, StasisEnd, and
+ * Ends a channel: hangup request, its playbacks and recording, MOH and bridge membership, StasisEnd, and
  * ChannelDestroyed only for originated and snoop channels (a trunk channel returns to the dialplan
  * after Stasis, so the app never hears of its destruction). Snoop channels on it end a frame later.
  */
@@ -57,6 +58,8 @@ export function endChannel(core: EmulatorCore, channel: ChannelRecord, end: EndR
     core.emitChannelEvent(channel, { type: 'ChannelHangupRequest', cause: end.cause });
   if (end.request === 'soft') core.emitChannelEvent(channel, { type: 'ChannelHangupRequest', soft: true });
   endPlaybacksOf(core, channel);
+  // The recording command returns on the hangup, before the channel leaves Stasis.
+  endChannelRecordings(core, channel);
   channel.moh = false;
   const bridge = channel.bridgeId ? core.bridges.get(channel.bridgeId) : undefined;
   if (bridge) leaveBridge(core, bridge, channel);

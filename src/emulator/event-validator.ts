@@ -89,6 +89,9 @@ export function validateResponse(spec: AriSpec, op: AriOperation, status: number
   if (status >= 200 && status < 300) {
     if (op.responseClass === 'void')
       return body === undefined ? [] : [`${where}: void operation returned a body`];
+    // A file (a stored recording): raw bytes, never a JSON body.
+    if (op.responseClass === 'binary')
+      return body === undefined ? [] : [`${where}: binary operation returned a JSON body`];
     if (body === undefined) return [`${where}: missing ${op.responseClass} body`];
     return validateType(spec, op.responseClass, body, where);
   }

@@ -14,6 +14,8 @@ export interface HandlerResult {
   status: number;
   /** JSON body; undefined for an empty body (204). */
   body?: unknown;
+  /** A body that is not JSON (a `binary` operation: a stored recording's file); `headers` give its type. */
+  raw?: Buffer;
   headers?: Record<string, string>;
   /** Runs right after the response is written (events Asterisk sends after replying). */
   after?: () => void;
