@@ -67,6 +67,8 @@ export interface Config {
     readonly skillFallbackSeconds: number;
     readonly leaderLeaseMs: number;
   };
+  /** A graceful stop that has not finished by then (Redis or Postgres unreachable) is cut off. */
+  readonly shutdownTimeoutSeconds: number;
 }
 
 /** An agency of the directory: police 110, fire 113, ambulance 118/119, SAR 115, PLN 123… */
@@ -309,6 +311,7 @@ export const variables = {
   overflowTarget: dialTarget('OVERFLOW_TARGET'),
   overflowAfterSeconds: integer('OVERFLOW_AFTER_SECONDS', 120, 1, 3600),
   leaderLeaseMs: integer('LEADER_LEASE_MS', 3000, 500, 60000),
+  shutdownTimeoutSeconds: integer('SHUTDOWN_TIMEOUT_SECONDS', 15, 1, 600),
   warningMedia: list('WARNING_MEDIA', 'sound:siaga112/misuse-warning'),
   challengeMedia: list('CHALLENGE_MEDIA', 'sound:siaga112/press-5-twice'),
   challengeWindowSeconds: integer('CHALLENGE_WINDOW_SECONDS', 10, 3, 120),
@@ -385,6 +388,7 @@ export function loadConfig(env: Env = process.env): Config {
       skillFallbackSeconds: read(env, v.skillFallbackSeconds),
       leaderLeaseMs: read(env, v.leaderLeaseMs),
     },
+    shutdownTimeoutSeconds: read(env, v.shutdownTimeoutSeconds),
   };
   if (config.trunks.length > 0 && config.ami === null) {
     throw new ConfigError('TRUNKS is set but AMI_URL is none: trunks are watched over AMI');

@@ -20,7 +20,22 @@ async function main(): Promise<void> {
 
   const stop = async (signal: string) => {
     logger.info({ signal }, 'stopping');
-    await service.close();
+    // A close waiting on a Redis that does not answer would never end: past the bound the process
+    // goes anyway. The next instance picks up what it left: calls from Redis and Asterisk, record
+    // writes already queued from Redis.
+    setTimeout(() => {
+      logger.error(
+        { signal, timeoutSeconds: config.shutdownTimeoutSeconds },
+        'shutdown did not finish in time; exiting',
+      );
+      process.exit(1);
+    }, config.shutdownTimeoutSeconds * 1000);
+    try {
+      await service.close();
+    } catch (error) {
+      logger.error({ err: error }, 'shutdown failed');
+      process.exit(1);
+    }
     process.exit(0);
   };
   process.once('SIGTERM', () => void stop('SIGTERM'));

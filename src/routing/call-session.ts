@@ -694,6 +694,8 @@ export class CallSession {
   async #greetingFinished(playbackState: string): Promise<void> {
     if (this.#snapshot.greetingDone) return;
     this.#snapshot.greetingDone = true;
+    // Cut short by the caller hanging up: part of the ending, not a step after `ended`.
+    if (this.state === 'ended') return;
     this.#log('greeting-finished', { playbackState });
     if (this.#waiting()) {
       await this.#ignoreGone(

@@ -73,6 +73,14 @@ describe('loadConfig', () => {
     expect(config.distribution).toEqual({ agingSeconds: 60, skillFallbackSeconds: 20, leaderLeaseMs: 3000 });
   });
 
+  it('bounds a graceful stop: 15 s by default, from 1 s to 10 minutes', () => {
+    expect(loadConfig(minimal).shutdownTimeoutSeconds).toBe(15);
+    expect(loadConfig({ ...minimal, SHUTDOWN_TIMEOUT_SECONDS: '2' }).shutdownTimeoutSeconds).toBe(2);
+    expect(() => loadConfig({ ...minimal, SHUTDOWN_TIMEOUT_SECONDS: '0' })).toThrow(
+      'SHUTDOWN_TIMEOUT_SECONDS is invalid: expected a whole number from 1 to 600',
+    );
+  });
+
   it('watches no trunk by default, or the PJSIP endpoints TRUNKS names, which need AMI', () => {
     const ami = { ...minimal, AMI_URL: 'ami://siaga112:secret@127.0.0.1' };
     expect(loadConfig(ami).trunks).toEqual([]);
