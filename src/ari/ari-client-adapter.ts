@@ -3,7 +3,7 @@ import WebSocket from 'ws';
 import type { Logger } from '../logger.ts';
 import { withTimeout } from '../with-timeout.ts';
 import { parseAriMessage } from './ari-event-parser.ts';
-import type { AriBridge, AriChannel, AriEndpoint } from './ari-models.ts';
+import type { AriBridge, AriChannel, AriEndpoint, AriLiveRecording } from './ari-models.ts';
 import { ARI_OPERATIONS, type AriOperationName } from './ari-operations.ts';
 import {
   AriError,
@@ -12,6 +12,7 @@ import {
   type AriPort,
   type ConnectionState,
   type OriginateRequest,
+  type RecordRequest,
   type SnoopRequest,
 } from './ari-port.ts';
 
@@ -319,6 +320,25 @@ export class AriClientAdapter implements AriPort {
 
   async destroyBridge(bridgeId: string): Promise<void> {
     await this.#call('destroyBridge', { bridgeId });
+  }
+
+  record(request: RecordRequest): Promise<AriLiveRecording> {
+    const options = {
+      name: request.name,
+      format: request.format,
+      // Evidence is never overwritten; a recording lasts as long as the call, silence included.
+      ifExists: 'fail',
+      maxDurationSeconds: 0,
+      maxSilenceSeconds: 0,
+      beep: false,
+    };
+    return request.target.kind === 'channel'
+      ? this.#call('recordChannel', { channelId: request.target.id, ...options })
+      : this.#call('recordBridge', { bridgeId: request.target.id, ...options });
+  }
+
+  async stopRecording(name: string): Promise<void> {
+    await this.#call('stopRecording', { recordingName: name });
   }
 
   getChannel(channelId: string): Promise<AriChannel> {

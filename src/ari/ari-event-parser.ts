@@ -19,6 +19,10 @@ const REQUIRED_OBJECTS: Record<AriEventType, readonly string[]> = {
   ChannelVarset: [],
   EndpointStateChange: [],
   ApplicationReplaced: [],
+  // A recording has no id: its name names it (checked below).
+  RecordingStarted: [],
+  RecordingFinished: [],
+  RecordingFailed: [],
 };
 
 export type ParsedAriMessage =
@@ -57,6 +61,12 @@ export function parseAriMessage(data: string): ParsedAriMessage {
       typeof endpoint.resource !== 'string'
     ) {
       return { kind: 'malformed', reason: 'EndpointStateChange without endpoint.technology/resource' };
+    }
+  }
+  if (type.startsWith('Recording')) {
+    const recording = message.recording;
+    if (!isRecord(recording) || typeof recording.name !== 'string' || recording.name === '') {
+      return { kind: 'malformed', reason: `${type} without recording.name` };
     }
   }
   if (type === 'StasisStart' && !Array.isArray(message.args)) {

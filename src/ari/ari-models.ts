@@ -79,6 +79,23 @@ export interface AriPlayback {
   state: PlaybackStateName;
 }
 
+export type LiveRecordingStateName = 'queued' | 'recording' | 'paused' | 'done' | 'failed' | 'canceled';
+
+/** A recording in progress (`LiveRecording`): its name is the file's name under Asterisk's recording directory. */
+export interface AriLiveRecording {
+  name: string;
+  format: string;
+  /** `channel:<id>` or `bridge:<id>`. */
+  target_uri: string;
+  state: LiveRecordingStateName;
+  /** Seconds of audio, once finished (absent when nothing was written). */
+  duration?: number;
+  talking_duration?: number;
+  silence_duration?: number;
+  /** Why it failed (`RecordingFailed`). */
+  cause?: string;
+}
+
 /** Fields every ARI event carries (Message + Event). */
 export interface AriEventBase {
   type: string;
@@ -172,6 +189,18 @@ export interface EndpointStateChangeEvent extends AriEventBase {
   type: 'EndpointStateChange';
   endpoint: AriEndpoint;
 }
+export interface RecordingStartedEvent extends AriEventBase {
+  type: 'RecordingStarted';
+  recording: AriLiveRecording;
+}
+export interface RecordingFinishedEvent extends AriEventBase {
+  type: 'RecordingFinished';
+  recording: AriLiveRecording;
+}
+export interface RecordingFailedEvent extends AriEventBase {
+  type: 'RecordingFailed';
+  recording: AriLiveRecording;
+}
 /** Another WebSocket registered our application: Asterisk sends it events from now on. */
 export interface ApplicationReplacedEvent extends AriEventBase {
   type: 'ApplicationReplaced';
@@ -196,6 +225,9 @@ export interface AriEventMap {
   ChannelVarset: ChannelVarsetEvent;
   EndpointStateChange: EndpointStateChangeEvent;
   ApplicationReplaced: ApplicationReplacedEvent;
+  RecordingStarted: RecordingStartedEvent;
+  RecordingFinished: RecordingFinishedEvent;
+  RecordingFailed: RecordingFailedEvent;
 }
 
 export type AriEventType = keyof AriEventMap;

@@ -73,6 +73,24 @@ export const ARI_OPERATIONS = {
     method: 'POST',
     path: '/channels/{channelId}/snoop/{snoopId}',
   },
+  recordChannel: {
+    resource: 'channels',
+    nickname: 'record',
+    method: 'POST',
+    path: '/channels/{channelId}/record',
+  },
+  recordBridge: {
+    resource: 'bridges',
+    nickname: 'record',
+    method: 'POST',
+    path: '/bridges/{bridgeId}/record',
+  },
+  stopRecording: {
+    resource: 'recordings',
+    nickname: 'stop',
+    method: 'POST',
+    path: '/recordings/live/{recordingName}/stop',
+  },
 } as const;
 
 export type AriOperationName = keyof typeof ARI_OPERATIONS;
@@ -98,4 +116,15 @@ export const ARI_OPERATION_PARAMETERS: Record<AriOperationName, readonly string[
   listEndpoints: [],
   getInfo: ['only'],
   snoop: ['channelId', 'snoopId', 'spy', 'whisper', 'app', 'appArgs'],
+  recordChannel: [
+    'channelId',
+    'name',
+    'format',
+    'ifExists',
+    'maxDurationSeconds',
+    'maxSilenceSeconds',
+    'beep',
+  ],
+  recordBridge: ['bridgeId', 'name', 'format', 'ifExists', 'maxDurationSeconds', 'maxSilenceSeconds', 'beep'],
+  stopRecording: ['recordingName'],
 };

@@ -1,4 +1,4 @@
-import type { AriBridge, AriChannel, AriEndpoint, AriEvent } from './ari-models.ts';
+import type { AriBridge, AriChannel, AriEndpoint, AriEvent, AriLiveRecording } from './ari-models.ts';
 
 /**
  * What went wrong with an ARI request, as a stable code. Asterisk answers with an HTTP status and a
@@ -59,6 +59,18 @@ export interface SnoopRequest {
   appArgs: string[];
 }
 
+/**
+ * A recording to start. A channel's records what the channel says, not what it hears, and
+ * Asterisk refuses to bridge a channel while it is being recorded; a bridge's records the mix.
+ */
+export interface RecordRequest {
+  target: { kind: 'channel' | 'bridge'; id: string };
+  /** The file's name under Asterisk's recording directory, without the extension. */
+  name: string;
+  /** A format Asterisk writes natively, e.g. `wav`. */
+  format: string;
+}
+
 export type ConnectionState = 'connected' | 'disconnected';
 
 export type AriListener = (event: AriEvent) => void;
@@ -92,6 +104,13 @@ export interface AriPort {
   addChannels(bridgeId: string, channelIds: string[]): Promise<void>;
   removeChannels(bridgeId: string, channelIds: string[]): Promise<void>;
   destroyBridge(bridgeId: string): Promise<void>;
+  /**
+   * Starts a recording (201: queued; RecordingStarted follows). Never overwrites: a name in use
+   * is refused (409). No duration or silence limit: the recording lasts as long as its target.
+   */
+  record(request: RecordRequest): Promise<AriLiveRecording>;
+  /** Ends a live recording, keeping its file (RecordingFinished follows). */
+  stopRecording(name: string): Promise<void>;
   getChannel(channelId: string): Promise<AriChannel>;
   /** Ids of the channels currently in our Stasis application (`GET /applications/{app}`). */
   listApplicationChannelIds(): Promise<string[]>;

@@ -44,11 +44,19 @@ describe('ARI adapter contract (../shared/asterisk-ari)', () => {
       ChannelVarset: ['variable', 'value'],
       EndpointStateChange: ['endpoint'],
       ApplicationReplaced: ['application'],
+      RecordingStarted: ['recording'],
+      RecordingFinished: ['recording'],
+      RecordingFailed: ['recording'],
     };
     for (const [type, fields] of Object.entries(handled)) {
       const properties = allProperties(spec, type);
       expect(properties, type).toBeDefined();
       for (const field of fields) expect(Object.keys(properties ?? {}), `${type}.${field}`).toContain(field);
+    }
+    // The LiveRecording model has the fields the recorder reads.
+    const recording = allProperties(spec, 'LiveRecording');
+    for (const field of ['name', 'format', 'state', 'target_uri', 'duration', 'cause']) {
+      expect(Object.keys(recording ?? {}), `LiveRecording.${field}`).toContain(field);
     }
     // The Endpoint model has the fields presence reads.
     const endpoint = allProperties(spec, 'Endpoint');

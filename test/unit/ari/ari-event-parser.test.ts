@@ -27,8 +27,17 @@ describe('parseAriMessage', () => {
       'EndpointStateChange without endpoint.technology/resource',
       '{"type":"EndpointStateChange","endpoint":{"state":"offline"}}',
     ],
+    ['RecordingFinished without recording.name', '{"type":"RecordingFinished","recording":{"state":"done"}}'],
   ])('reports %s as malformed instead of throwing', (reason, data) => {
     expect(parseAriMessage(data)).toEqual({ kind: 'malformed', reason });
+  });
+
+  it('accepts a recording event, which names its recording by name', () => {
+    const recording = { name: 'siaga112-x-1-caller', format: 'wav', state: 'done', target_uri: 'channel:1' };
+    expect(parseAriMessage(JSON.stringify({ type: 'RecordingFinished', recording }))).toMatchObject({
+      kind: 'event',
+      event: { type: 'RecordingFinished', recording },
+    });
   });
 
   it('accepts an endpoint state change, which names its endpoint by technology and resource', () => {
