@@ -11,13 +11,14 @@ export interface EventStream {
 
 /**
  * Server-sent events for the routes of one plugin: `open` turns a request into a stream with
- * heartbeats; every open stream ends when the server closes (it would hold it open otherwise).
+ * heartbeats; every open stream ends as the server starts closing (`preClose`: the server's close
+ * waits for open connections, so a wallboard or desk left open would hold it up forever).
  */
 export function eventStreams(
   app: FastifyInstance,
 ): (request: FastifyRequest, reply: FastifyReply) => EventStream {
   const open = new Set<() => void>();
-  app.addHook('onClose', async () => {
+  app.addHook('preClose', async () => {
     for (const end of open) end();
   });
   return (request, reply) => {

@@ -154,6 +154,27 @@ describe('the wallboard', () => {
     expect((await openStream(api, again)).status).toBe(401);
   });
 
+  it('does not hold the service up: closing it ends an open stream', async () => {
+    center = await startCallCenter({ takers: 1 });
+    const c = center;
+    const api = await c.service.app.listen({ host: '127.0.0.1', port: 0 });
+    const cookie = await signIn(c, await c.createKey('supervisor'));
+    const response = await fetch(`${api}/wallboard/stream`, { headers: { cookie } });
+    const reader = response.body!.getReader();
+    await reader.read();
+    let timer: NodeJS.Timeout | undefined;
+    const closed = await Promise.race([
+      c.service.close().then(() => 'closed'),
+      new Promise((resolve) => {
+        timer = setTimeout(() => resolve('still open after 10 s'), 10_000);
+      }),
+    ]);
+    clearTimeout(timer);
+    expect(closed).toBe('closed');
+    // The stream was ended by the server, not left hanging.
+    for (;;) if ((await reader.read()).done) break;
+  });
+
   it("shows the day's figures as the records have them", async () => {
     center = await startCallCenter({ takers: 1 });
     const c = center;
