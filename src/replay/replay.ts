@@ -50,6 +50,8 @@ export interface ReplaySetup {
 
 export interface ReplayRun {
   onProgress?: (placed: number, total: number) => void;
+  /** The call-clock moment the file's `at` counts from (default: when `run` is called). */
+  startAt?: number;
   /** Stops placing calls and hangs up the callers on the line; `run` then rejects with the reason. */
   signal?: AbortSignal;
 }
@@ -153,7 +155,7 @@ async function placeCalls(
   emulator: AsteriskEmulator,
   deskKeys: Map<string, string>,
   calls: readonly TrafficCall[],
-  { onProgress, signal }: ReplayRun,
+  { onProgress, signal, startAt }: ReplayRun,
 ): Promise<ReplayOutcome[]> {
   const byCaller = new Map<string, TrafficCall>();
   const conversations = new Map<string, Conversation>();
@@ -196,7 +198,7 @@ async function placeCalls(
   };
   signal?.addEventListener('abort', hangUpEveryone, { once: true });
   try {
-    const start = clock.now();
+    const start = startAt ?? clock.now();
     for (const call of calls) {
       await waitUntil(
         start + call.at * 1000,
