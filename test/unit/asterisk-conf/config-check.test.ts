@@ -278,6 +278,7 @@ describe('the modules', () => {
     'res_ari_events.so': ['res_ari.so', 'res_ari_model.so', 'res_stasis.so', 'res_http_websocket.so'],
     'res_ari_applications.so': ['res_ari.so', 'res_ari_model.so', 'res_stasis.so'],
     'res_ari_endpoints.so': ['res_ari.so', 'res_ari_model.so', 'res_stasis.so'],
+    'res_ari_recordings.so': ['res_ari.so', 'res_ari_model.so', 'res_stasis.so', 'res_stasis_recording.so'],
     'app_stasis.so': ['res_stasis.so'],
     'res_pjsip_transport_websocket.so': ['res_pjsip.so', 'res_http_websocket.so'],
   };
@@ -320,6 +321,10 @@ describe('the modules', () => {
     // Every ARI resource siaga112 calls, and the events WebSocket.
     const resources = new Set<string>(Object.values(ARI_OPERATIONS).map((operation) => operation.resource));
     for (const resource of [...resources, 'events']) need(`res_ari_${resource}.so`, `ARI /${resource}`);
+    // A bridge is recorded by a Recorder channel Asterisk puts in it (resource_bridges.c).
+    if (Object.values(ARI_OPERATIONS).some((op) => op.resource === 'bridges' && op.nickname === 'record')) {
+      need('chan_bridge_media.so', 'the Recorder channel of a bridge recording');
+    }
 
     // pjsip.conf: the channel driver, identification, authentication, the codecs, WebSocket phones.
     const pjsip = installed.conf('pjsip.conf');
