@@ -7,6 +7,7 @@ import * as screeningRules from './2026-11-23-0005-screening-rules.ts';
 import * as callbacks from './2026-11-23-0006-callbacks.ts';
 import * as verdictNotes from './2026-11-23-0007-verdict-notes.ts';
 import * as apiKeys from './2026-11-23-0008-api-keys.ts';
+import * as callRecordings from './2026-11-23-0009-call-recordings.ts';
 
 /**
  * Every migration, imported statically so the set is the same from the TypeScript sources and
@@ -22,4 +23,5 @@ export const migrations: Readonly<Record<string, Migration>> = {
   '2026-11-23-0006-callbacks': callbacks,
   '2026-11-23-0007-verdict-notes': verdictNotes,
   '2026-11-23-0008-api-keys': apiKeys,
+  '2026-11-23-0009-call-recordings': callRecordings,
 };

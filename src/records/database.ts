@@ -135,7 +135,42 @@ export interface Database {
   callbacks: CallbacksTable;
   api_keys: ApiKeysTable;
   audit_log: AuditLogTable;
+  call_recordings: CallRecordingsTable;
+  legal_holds: LegalHoldsTable;
 }
+
+// --- call recordings (issue #11) ---
+/** One segment of a call's recording (1: the caller's leg from answer, 2: the bridge's mix); see migration 0009. */
+export interface CallRecordingsTable {
+  call_id: string;
+  segment: number;
+  kind: 'caller' | 'bridge';
+  /** Asterisk's recording name: the file is `<name>.<format>` in its recording directory. */
+  name: string;
+  format: string;
+  state: 'recording' | 'done' | 'failed';
+  /** `spool`: still in Asterisk's recording directory; `store`: moved to RECORDINGS_STORE_DIR. */
+  location: 'spool' | 'store' | null;
+  file_name: string | null;
+  started_at: Timestamp;
+  ended_at: Timestamp | null;
+  duration_ms: number | null;
+  /** bigint: read back as a string by pg. */
+  size_bytes: ColumnType<string | null, number | null, number | null>;
+  sha256: string | null;
+  failure: string | null;
+  created_at: CreatedTimestamp;
+  updated_at: UpdatedTimestamp;
+}
+
+/** A call an admin put on legal hold: its recordings outlive their retention. */
+export interface LegalHoldsTable {
+  call_id: string;
+  reason: string;
+  set_by: string;
+  set_at: Timestamp;
+}
+// --- end call recordings ---
 
 export type Role = 'admin' | 'supervisor' | 'call-taker' | 'metrics';
 

@@ -34,10 +34,12 @@ describe('migrations', () => {
       'api_keys',
       'audit_log',
       'call_events',
+      'call_recordings',
       'call_takers',
       'callbacks',
       'caller_list_entries',
       'calls',
+      'legal_holds',
       'screening_rule_sets',
       'taker_events',
     ]);
