@@ -69,6 +69,17 @@ export interface Config {
   };
   /** A graceful stop that has not finished by then (Redis or Postgres unreachable) is cut off. */
   readonly shutdownTimeoutSeconds: number;
+  /** Call recording (issue #11). */
+  readonly recordings: {
+    /** Every answered call is recorded. */
+    readonly enabled: boolean;
+    /** Asterisk's recording directory (absolute): where it writes the files. */
+    readonly dir: string;
+    /** Where finished files are moved (absolute); null: they stay in `dir`. */
+    readonly storeDir: string | null;
+    /** Recordings of calls older than this are deleted unless on legal hold (0: kept for ever). */
+    readonly retentionDays: number;
+  };
 }
 
 /** An agency of the directory: police 110, fire 113, ambulance 118/119, SAR 115, PLN 123… */
@@ -224,6 +235,18 @@ const trustedProxies = (name: string): Variable<false | number | string[]> => ({
   },
 });
 
+/** An absolute directory path (`none` allowed when `optional`). */
+const directory = (name: string, fallback: string, optional = false): Variable<string | null> => ({
+  name,
+  fallback,
+  expected: `${optional ? 'none, or ' : ''}an absolute directory path such as /var/spool/asterisk/recording`,
+  parse: (raw) => {
+    const value = raw.trim().replace(/(.)\/+$/, '$1');
+    if (optional && value === 'none') return null;
+    return value.startsWith('/') && !value.split('/').includes('..') ? value : undefined;
+  },
+});
+
 type AmiTarget = { host: string; port: number; username: string; secret: string };
 
 /** `ami://user:secret@host:5038`, or `none`. */
@@ -322,6 +345,10 @@ export const variables = {
   pseudonymKey: { ...optionalSecret('PSEUDONYM_KEY'), secret: true },
   agencies: agencyDirectory('AGENCIES', DEFAULT_AGENCIES),
   agencyRingSeconds: integer('AGENCY_RING_SECONDS', 30, 1, 120),
+  recordCalls: flag('RECORD_CALLS', true),
+  recordingsDir: directory('RECORDINGS_DIR', '/var/spool/asterisk/recording'),
+  recordingsStoreDir: directory('RECORDINGS_STORE_DIR', 'none', true),
+  recordingRetentionDays: integer('RECORDING_RETENTION_DAYS', 90, 0, 3650),
 } as const;
 
 // --- callbacks (issue #5) ---
@@ -389,7 +416,16 @@ export function loadConfig(env: Env = process.env): Config {
       leaderLeaseMs: read(env, v.leaderLeaseMs),
     },
     shutdownTimeoutSeconds: read(env, v.shutdownTimeoutSeconds),
+    recordings: {
+      enabled: read(env, v.recordCalls),
+      dir: read(env, v.recordingsDir) as string,
+      storeDir: read(env, v.recordingsStoreDir),
+      retentionDays: read(env, v.recordingRetentionDays),
+    },
   };
+  if (config.recordings.storeDir === config.recordings.dir) {
+    throw new ConfigError('RECORDINGS_STORE_DIR is RECORDINGS_DIR: name another directory, or none');
+  }
   if (config.trunks.length > 0 && config.ami === null) {
     throw new ConfigError('TRUNKS is set but AMI_URL is none: trunks are watched over AMI');
   }

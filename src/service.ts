@@ -20,6 +20,7 @@ import { CallerListCache } from './queues/caller-lists.ts';
 import { DeskEvents } from './queues/desk-events.ts';
 import { LeaderLease } from './queues/leader-lease.ts';
 import { type SupervisorNotice, SupervisorNotices } from './queues/supervisor-notices.ts';
+import { type RecordingService, startRecordingService } from './recording/recording-service.ts';
 import { callReport } from './records/call-reports.ts';
 import { createCallRepository } from './records/call-repository.ts';
 import { allCalls, searchCalls } from './records/call-search.ts';
@@ -58,6 +59,8 @@ export interface Service {
   recordBacklog(): ReturnType<RecordWriter['backlog']>;
   /** Resolves once the database schema is current (the service takes calls before that). */
   readonly databaseReady: Promise<void>;
+  /** Call recording: the recordings' routes, health and retention. */
+  readonly recordings: RecordingService;
   /** Stops taking calls, finishes record writes, closes every connection. */
   close(): Promise<void>;
 }
@@ -248,11 +251,28 @@ export async function startService(
     logger: logger.child({ component: 'metrics' }),
   });
   observeCommit = (commit) => metrics.recordsCommitted(commit);
+  // --- call recording (issue #11) ---
+  const recordings = startRecordingService({
+    config: config.recordings,
+    prefix: config.redis.keyPrefix,
+    db,
+    connection: bullConnection,
+    ari,
+    timeline,
+    registry: metrics.registry,
+    audit: (entry) => apiKeys.audit(entry),
+    stateOf: (callId) => center.activeCalls.find((session) => session.callId === callId)?.state,
+    clock,
+    logger: logger.child({ component: 'recording' }),
+  });
+  // --- end call recording ---
   const center = new CallCenter({
     onCallEnded: (record) => {
       callbacks.callEnded(record);
       metrics.callEnded(record);
+      recordings.callEnded(record);
     },
+    ...(recordings.hooks ? { recording: recordings.hooks } : {}),
     screen: (identity, callId) => screener.screen(identity, callId),
     released: (identity) => {
       if (!identity.number) return;
@@ -364,6 +384,8 @@ export async function startService(
         return true;
       },
       ...(ami ? amiChecks(ami) : {}),
+      // Advisory: a call is never refused for want of a recording.
+      ...(config.recordings.enabled ? { recording: advisory(async () => recordings.healthy()) } : {}),
     },
     takers: {
       findTaker: (takerId) => takers.getTaker(takerId),
@@ -479,6 +501,7 @@ export async function startService(
       command: (callId, takerId, command) => commands.request(callId, takerId, command),
     },
     callbacks: callbacks.routes,
+    recordings: recordings.routes,
     metrics: metrics.registry,
     live: {
       waiting: () => queue.waiting(),
@@ -506,6 +529,7 @@ export async function startService(
     notices,
     recordBacklog: () => recorder.backlog(),
     databaseReady: migrated.done,
+    recordings,
     close: () => {
       closing ??= (async () => {
         await app.close();
@@ -516,6 +540,7 @@ export async function startService(
         await lease.stop();
         await leadership;
         await ari.close();
+        await recordings.close();
         metrics.close();
         verdictDeadline.stop();
         retention.stop();

@@ -13,6 +13,7 @@ import { type ListRoutesDeps, listRoutes } from './routes/list-routes.ts';
 import { type LiveRoutesDeps, liveRoutes } from './routes/live-routes.ts';
 import { type MetricsRoutesDeps, metricsRoutes } from './routes/metrics-routes.ts';
 import { type RecordRoutesDeps, recordRoutes } from './routes/record-routes.ts';
+import { type RecordingRoutesDeps, recordingRoutes } from './routes/recording-routes.ts';
 import { type RuleRoutesDeps, ruleRoutes } from './routes/rule-routes.ts';
 import { type TakerDirectoryDeps, takerDirectoryRoutes } from './routes/taker-directory-routes.ts';
 import { type TakerRoutesDeps, takerRoutes } from './routes/taker-routes.ts';
@@ -32,6 +33,8 @@ export interface AppDeps {
   callbacks: CallbackRoutesDeps;
   desk: DeskRoutesDeps;
   records: RecordRoutesDeps;
+  /** Call recordings: listing, audited playback, legal holds, the police export. */
+  recordings: RecordingRoutesDeps;
   takerDirectory: TakerDirectoryDeps;
   /** This instance's Prometheus registry, served at `/metrics`. */
   metrics: MetricsRoutesDeps;
@@ -90,6 +93,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(async (scope) => callbackRoutes(scope, deps.callbacks));
   await app.register(async (scope) => deskRoutes(scope, deps.desk));
   await app.register(async (scope) => recordRoutes(scope, deps.records));
+  await app.register(async (scope) => recordingRoutes(scope, deps.recordings));
   await app.register(async (scope) => takerDirectoryRoutes(scope, deps.takerDirectory));
   await app.register(async (scope) => metricsRoutes(scope, deps.metrics));
   await app.register(async (scope) => wallboardRoutes(scope, deps.wallboard));

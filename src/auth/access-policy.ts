@@ -55,6 +55,10 @@ const POLICY: ReadonlyMap<string, Access> = new Map(
     supervise('GET /takers'),
     supervise('GET /calls'),
     supervise('GET /calls/:callId'),
+    // Recordings: supervisors list and play them (each playback audited with its reason); legal
+    // holds and the police export are for admins.
+    supervise('GET /calls/:callId/recordings'),
+    supervise('GET /calls/:callId/recordings/:segment'),
     supervise('GET /exports/calls.csv'),
     supervise('GET /reports/calls'),
     // The wallboard: the page and its script and style hold no data; a key opens a session.

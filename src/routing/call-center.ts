@@ -38,6 +38,8 @@ export interface CallCenterOptions {
   clock?: Clock;
   /** Told of every call this process ended, with its final record (callbacks start here). */
   onCallEnded?: (record: Readonly<CallRecord>) => void;
+  /** Records every answered call (absent: no recording). */
+  recording?: CallSessionContext['recording'];
 }
 
 /**
@@ -102,6 +104,7 @@ export class CallCenter {
       ...(options.released ? { released: options.released } : {}),
       ...(options.prompts ? { prompts: options.prompts } : {}),
       ...(options.desk ? { desk: options.desk } : {}),
+      ...(options.recording ? { recording: options.recording } : {}),
     };
   }
 

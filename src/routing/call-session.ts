@@ -7,6 +7,7 @@ import type { Logger } from '../logger.ts';
 import type { Assignment, CallCategory, CallQueue, PriorityLevel } from '../queues/call-queue.ts';
 import type { DeskEvent } from '../queues/desk-events.ts';
 import type { SupervisorNotice } from '../queues/supervisor-notices.ts';
+import type { CallRecordingHooks, RecordedCall } from '../recording/call-recording-hooks.ts';
 import type { CallRecordSink, Disposition, ScreeningOutcome } from '../records/call-record.ts';
 import { type AgencyLeg, type CallSnapshot, type Offer, serializeSnapshot } from './call-snapshot.ts';
 import { assertTransition, type CallState } from './call-state.ts';
@@ -78,6 +79,8 @@ export interface CallSessionContext {
   prompts?(): IvrPrompts | undefined;
   /** Tells a call taker's desk about their call (the screen pop, then every change). */
   desk?(takerId: string, event: Omit<DeskEvent, 'at'>): void;
+  /** Records the call from the answer (absent: calls are not recorded); never awaited on the way to a taker. */
+  recording?: CallRecordingHooks;
 }
 
 /** What a call taker's desk asks of a connected call. */
@@ -168,6 +171,16 @@ export class CallSession {
 
   get snapshot(): Readonly<CallSnapshot> {
     return this.#snapshot;
+  }
+
+  /** This call as the recorder sees it. */
+  get #recorded(): RecordedCall {
+    return {
+      callId: this.callId,
+      callerChannelId: this.#snapshot.callerChannelId,
+      state: () => (this.#detached ? 'ended' : this.state),
+      log: (type, detail) => this.#log(type, detail),
+    };
   }
 
   /** Every channel this call has had: the caller and each taker leg it rang. */
@@ -676,6 +689,7 @@ export class CallSession {
     if (this.state === 'ended') return false;
     this.#snapshot.record.answeredAt = new Date(this.#ctx.clock.now());
     this.#log('answered', {});
+    this.#ctx.recording?.answered(this.#recorded);
     this.#watchSilence();
     if (this.state === 'connected') return true;
     try {
@@ -788,6 +802,8 @@ export class CallSession {
             this.#ignoreGone(ari.stopPlayback(this.#greetingId)),
             ...(snapshot.announcements > 0 ? [this.#ignoreGone(ari.stopPlayback(this.#announcementId))] : []),
             this.#ignoreGone(ari.stopMoh(snapshot.callerChannelId)),
+            // Asterisk will not bridge a channel it is recording: the caller's leg recording ends.
+            ...(this.#ctx.recording ? [this.#ctx.recording.beforeBridge(this.#recorded)] : []),
           ]
         : []),
       // Creating a bridge that exists is an update in Asterisk: safe to repeat after a takeover.
@@ -801,6 +817,7 @@ export class CallSession {
     try {
       await ari.addChannels(bridgeId, channelIds);
       this.#log('bridged', { bridgeId });
+      this.#ctx.recording?.bridged(this.#recorded, bridgeId);
     } catch (error) {
       // One leg left while we bridged (a normal race): its hangup event ends the call. Once it
       // has, the failure is part of that ending, not a step of its own after `ended`.
@@ -1123,7 +1140,12 @@ export class CallSession {
         );
       }
     }
-    if (snapshot.bridgeId) cleanup.push(this.#ignoreGone(ari.destroyBridge(snapshot.bridgeId)));
+    if (snapshot.bridgeId) {
+      const bridgeId = snapshot.bridgeId;
+      // The bridge's recording is stopped first: its file is closed and its end heard.
+      const recorded = this.#ctx.recording?.beforeBridgeDestroyed(this.#recorded) ?? Promise.resolve();
+      cleanup.push(recorded.then(() => this.#ignoreGone(ari.destroyBridge(bridgeId))));
+    }
     if (endedBy !== 'caller') cleanup.push(this.#ignoreGone(ari.hangup(snapshot.callerChannelId)));
     await Promise.allSettled(cleanup);
 

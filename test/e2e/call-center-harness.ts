@@ -92,6 +92,8 @@ export async function startCallCenter(
     WRAP_UP_SECONDS: '0',
     ANNOUNCE_INTERVAL_SECONDS: '0',
     SILENCE_WINDOW_SECONDS: '0',
+    // The service reads the files Asterisk writes: the emulator's recording directory.
+    RECORDINGS_DIR: emulator.recordingsDir,
     ...options.env,
   };
   const keys = createApiKeyRepository(database.db);

@@ -178,6 +178,30 @@ const REFUSALS: Record<string, Refusal> = {
     status: 400,
     names: 'params.number',
   },
+  'GET /calls/{callId}/recordings': {
+    request: { method: 'GET', url: '/calls/42/recordings' },
+    status: 400,
+    names: 'params.callId',
+  },
+  'GET /calls/{callId}/recordings/{segment}': {
+    request: { method: 'GET', url: `/calls/${UNKNOWN_ID}/recordings/1` },
+    status: 400,
+    names: 'querystring.reason',
+  },
+  'PUT /calls/{callId}/legal-hold': {
+    request: {
+      method: 'PUT',
+      url: `/calls/${UNKNOWN_ID}/legal-hold`,
+      payload: { hold: 'yes', reason: 'case 1' },
+    },
+    status: 400,
+    names: 'body.hold',
+  },
+  'GET /exports/prank-calls.tar': {
+    request: { method: 'GET', url: '/exports/prank-calls.tar?number=hello&reason=police%20request' },
+    status: 400,
+    names: 'querystring.number',
+  },
   'GET /exports/calls.csv': {
     request: { method: 'GET', url: '/exports/calls.csv?from=2026-01-01T00:00:00Z&to=2026-01-01T00:00:00Z' },
     status: 400,
@@ -434,6 +458,49 @@ describe('every route', () => {
       200,
     );
     expect(backtest.json()).toMatchObject({ calls: 1, changes: [], inForceVersion: version });
+
+    // Recordings: the call's segments, a playback (audited with its reason), a legal hold, and the
+    // police export of a caller's recorded prank calls.
+    await eventually(async () => {
+      const list = await inject(
+        'GET /calls/{callId}/recordings',
+        { url: `/calls/${callId}/recordings` },
+        200,
+      );
+      const segments = list.json().segments as Array<{ state: string }>;
+      return segments.length === 2 && segments.every((segment) => segment.state === 'done');
+    }, 'the call recorded');
+    const played = await inject(
+      'GET /calls/{callId}/recordings/{segment}',
+      { url: `/calls/${callId}/recordings/2?reason=quality%20review`, headers: { range: 'bytes=0-43' } },
+      206,
+    );
+    expect(played.rawPayload.subarray(0, 4).toString('ascii')).toBe('RIFF');
+    const held = await inject(
+      'PUT /calls/{callId}/legal-hold',
+      { url: `/calls/${callId}/legal-hold`, payload: { hold: true, reason: 'complaint 12/2026' } },
+      200,
+    );
+    expect(held.json()).toMatchObject({ callId, hold: true });
+    const prank = center.emulator.placeCall({ from: '081277770003' });
+    const prankId = await connected(prank);
+    prank.hangup();
+    await eventually(async () => (await center.calls.getCall(prankId))?.endedAt, 'the prank call ended');
+    await inject(
+      'PUT /calls/{callId}/verdict',
+      { url: `/calls/${prankId}/verdict`, payload: { verdict: 'prank', takerId: 'taker1' } },
+      200,
+    );
+    await eventually(async () => {
+      const segments = (await center.service.recordings.routes.listForCall(prankId))?.segments ?? [];
+      return segments.length === 2 && segments.every((segment) => segment.state === 'done');
+    }, 'the prank call recorded');
+    const bundle = await inject(
+      'GET /exports/prank-calls.tar',
+      { url: '/exports/prank-calls.tar?number=081277770003&reason=police%20request%20LP-9' },
+      200,
+    );
+    expect(bundle.headers['content-type']).toBe('application/x-tar');
 
     // A caller who hangs up before anyone answers is owed a callback, which a taker claims.
     await inject(
