@@ -514,6 +514,7 @@ export async function startService(
       takers: () => queue.listTakers(),
       summary: (day, timeZone) => wallboardSummary(db, day, timeZone),
       sessions: wallboardSessions,
+      keyActive: async (keyId) => (await apiKeys.findActive(keyId)) !== undefined,
       now: clock.now,
       clockRate: clock.rate,
     },

@@ -7,6 +7,8 @@ export interface EventStream {
   send(event: string, data: unknown): void;
   /** Runs when the client goes away or the server closes. */
   onEnd(cleanup: () => void): void;
+  /** The server ends the stream (the client's credentials no longer hold). */
+  end(): void;
 }
 
 /**
@@ -42,8 +44,11 @@ export function eventStreams(
     request.raw.on('close', end);
     return {
       send: (event, data) => {
+        // A push still under way when the stream ended has nowhere to go.
+        if (!open.has(end)) return;
         out.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
       },
+      end,
       onEnd: (cleanup) => {
         // Already gone (the client left while the route was still setting up): clean up now.
         if (open.has(end)) cleanups.push(cleanup);

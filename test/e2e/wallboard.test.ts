@@ -149,9 +149,14 @@ describe('the wallboard', () => {
     // Revoking the key ends every session it opened.
     const again = await signIn(c, supervisor.key);
     expect((await request(c, 'GET', '/wallboard/summary', { cookie: again })).statusCode).toBe(200);
+    // A stream already open ends too.
+    const open = await fetch(`${api}/wallboard/stream`, { headers: { cookie: again } });
+    const reader = open.body!.getReader();
+    await reader.read();
     await createApiKeyRepository(c.database.db).revoke(supervisor.principal.keyId, new Date());
     expect((await request(c, 'GET', '/wallboard/summary', { cookie: again })).statusCode).toBe(401);
     expect((await openStream(api, again)).status).toBe(401);
+    await eventually(async () => (await reader.read()).done, 'the open stream ended by the server');
   });
 
   it('does not hold the service up: closing it ends an open stream', async () => {

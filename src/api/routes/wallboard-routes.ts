@@ -16,6 +16,8 @@ export interface WallboardRoutesDeps {
   takers(): Promise<TakerPresence[]>;
   summary(day: LocalDay, timeZone: string): Promise<WallboardSummary>;
   sessions: WallboardSessions;
+  /** Whether an API key is still unrevoked. */
+  keyActive(keyId: string): Promise<boolean>;
   /** The calls' clock (fast in a replay), epoch ms. */
   now(): number;
   /** Clock ms per real ms: the page moves ages on between pushes at this rate. */
@@ -166,7 +168,8 @@ export async function wallboardRoutes(app: FastifyInstance, deps: WallboardRoute
   /**
    * Server-sent events: `live` (waiting calls by priority with their ages, call takers with their
    * state and time in it) at once and every second; `summary` (as GET /wallboard/summary) at once
-   * and whenever the day's records change.
+   * and whenever the day's records change. The credentials are checked again every 2 s: a session
+   * ended or a key revoked ends the stream.
    */
   const openStream = eventStreams(app);
   app.get<{ Querystring: { timeZone?: string } }>(
@@ -185,6 +188,11 @@ export async function wallboardRoutes(app: FastifyInstance, deps: WallboardRoute
     },
     async (request: FastifyRequest<{ Querystring: { timeZone?: string } }>, reply: FastifyReply) => {
       const timeZone = timeZoneOf(request);
+      const principal = request.principal as Principal;
+      // Signed in with the session cookie (no key header), or with a key.
+      const token = request.headers.authorization ? undefined : sessionToken(request.headers.cookie);
+      const signedIn = async () =>
+        token ? (await deps.sessions.verify(token)) !== undefined : deps.keyActive(principal.keyId);
       const stream = openStream(request, reply);
       let lastSummary = '';
       const pushLive = async () => {
@@ -196,6 +204,10 @@ export async function wallboardRoutes(app: FastifyInstance, deps: WallboardRoute
       };
       const pushSummary = async () => {
         try {
+          if (!(await signedIn())) {
+            stream.end();
+            return;
+          }
           const summary = JSON.stringify(await summaryOf(timeZone));
           if (summary === lastSummary) return;
           lastSummary = summary;
