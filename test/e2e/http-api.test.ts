@@ -19,7 +19,7 @@ describe('the HTTP API of a running service', () => {
     }, '/ready to answer 200');
     expect(ready.json()).toEqual({
       ready: true,
-      checks: { ari: true, redis: true, postgres: true },
+      checks: { ari: true, redis: true, postgres: true, recording: true },
       degraded: [],
     });
   });
@@ -121,7 +121,7 @@ describe('the HTTP API of a running service', () => {
     }, '/ready to answer 503');
     expect(reply.json()).toEqual({
       ready: false,
-      checks: { ari: false, redis: true, postgres: true },
+      checks: { ari: false, redis: true, postgres: true, recording: true },
       degraded: [],
     });
   });
