@@ -9,6 +9,7 @@
  *
  *   npm run bench [-- --quick] [-- --help]
  */
+import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { cpus, loadavg } from 'node:os';
@@ -18,8 +19,13 @@ import type { FloorApi, TrafficApi, TrafficNotices } from './bench-api.ts';
 import { type BenchOptions, parseBenchOptions, type StageName } from './bench-options.ts';
 import { forkChild, stopChild } from './ipc.ts';
 import { latencyTable, memoryTable, type StageReport, serviceLogTable, throughputTable } from './report.ts';
-import { ARI_USER, type SiagaContext, startSiaga as startSiagaProcesses } from './siaga-processes.ts';
-import { createStageRunner, FLOOR_APP, MEMORY_DELAY_MS, type Probe } from './stage-runner.ts';
+import {
+  ARI_USER,
+  type SiagaContext,
+  type SiagaRun,
+  startSiaga as startSiagaProcesses,
+} from './siaga-processes.ts';
+import { createStageRunner, FLOOR_APP, MEMORY_DELAY_MS, type Probe, type StagePlan } from './stage-runner.ts';
 import { evaluateTargets, targetsTable } from './targets.ts';
 
 const options = parseBenchOptions(process.argv.slice(2));
@@ -84,6 +90,15 @@ async function main(): Promise<void> {
     log,
   };
   const startSiaga = (count: number, label: string) => startSiagaProcesses(siagaContext, count, label);
+  /** A siaga112 stage, CPU-profiled on its own with --profile. */
+  const siagaStage = async (siaga: SiagaRun, stage: string, plan: StagePlan) => {
+    await siaga.profile('start');
+    try {
+      return await runStage(stage, 'siaga112', plan, siaga.probes, siaga.watch);
+    } finally {
+      await siaga.profile('stop', stage);
+    }
+  };
 
   const stages: StageReport[] = [];
   const steady = {
@@ -115,22 +130,21 @@ async function main(): Promise<void> {
   if (['steady', 'hold', 'ramp', 'surge'].some((stage) => options.stages.has(stage as StageName))) {
     const siaga = await startSiaga(1, 'one');
     await warmUp('siaga112');
-    await siaga.profile('start');
     if (options.stages.has('steady')) {
-      stages.push(await runStage('steady', 'siaga112', steady, siaga.probes, siaga.watch));
+      stages.push(await siagaStage(siaga, 'steady', steady));
     }
     if (options.stages.has('hold')) {
       // Memory per call: calls pile up at the steady rate, all held until memory is sampled.
-      const half = { rate: options.rate, durationMs: (options.holdCalls / options.rate / 2) * 1000 };
+      const quarter = { rate: options.rate, durationMs: (options.holdCalls / options.rate / 4) * 1000 };
       const hold = {
-        steps: [half, half],
+        steps: [quarter, quarter, quarter, quarter],
         saturationMs: null,
         holdMs: MEMORY_DELAY_MS + 4000,
       };
-      stages.push(await runStage('hold', 'siaga112', hold, siaga.probes, siaga.watch));
+      stages.push(await siagaStage(siaga, 'hold', hold));
     }
     if (options.stages.has('ramp')) {
-      stages.push(await runStage('ramp', 'siaga112', ramp(options.rampFrom), siaga.probes, siaga.watch));
+      stages.push(await siagaStage(siaga, 'ramp', ramp(options.rampFrom)));
     }
     if (options.stages.has('surge')) {
       const surge = {
@@ -141,25 +155,22 @@ async function main(): Promise<void> {
         ],
         saturationMs: null,
       };
-      stages.push(await runStage('surge', 'siaga112', surge, siaga.probes, siaga.watch));
+      stages.push(await siagaStage(siaga, 'surge', surge));
     }
-    await siaga.profile('stop');
     await siaga.stop();
   }
   if (options.stages.has('scaleout')) {
     const pair = await startSiaga(2, 'two');
     await warmUp('siaga112');
-    await pair.profile('start');
-    stages.push(await runStage('scaleout', 'siaga112', steady, pair.probes, pair.watch));
+    stages.push(await siagaStage(pair, 'scaleout', steady));
     // Start the pair's ramp two steps below where one process saturated: the interesting part.
     if (!options.quick) {
       const single = stages.find((s) => s.stage === 'ramp');
       const saturatedAt = single?.steps.findIndex((step) => step.saturated) ?? -1;
       const from =
         single && saturatedAt >= 0 ? single.steps[Math.max(0, saturatedAt - 2)]!.rate : options.rampFrom;
-      stages.push(await runStage('scaleout-ramp', 'siaga112', ramp(from), pair.probes, pair.watch));
+      stages.push(await siagaStage(pair, 'scaleout-ramp', ramp(from)));
     }
-    await pair.profile('stop');
     await pair.stop();
   }
 
@@ -173,6 +184,7 @@ async function main(): Promise<void> {
   if (options.out) {
     await mkdir(dirname(options.out), { recursive: true });
     const meta = {
+      ...sourceState(),
       startedAt: startedAt.toISOString(),
       finishedAt: new Date().toISOString(),
       command: `npm run bench -- ${process.argv.slice(2).join(' ')}`.trim(),
@@ -187,6 +199,20 @@ async function main(): Promise<void> {
       `${JSON.stringify({ meta, options: jsonOptions(options), stages, targets }, null, 2)}\n`,
     );
     process.stdout.write(`\nresults: ${options.out}\n`);
+  }
+}
+
+/** Which code was measured: the commit, and whether src/ had changes not committed yet. */
+function sourceState(): { commit: string; uncommittedSrcFiles: number } {
+  const git = (...args: string[]) => execFileSync('git', args, { encoding: 'utf8' }).trim();
+  try {
+    const changed = git('status', '--porcelain', '--', 'src', 'migrations');
+    return {
+      commit: git('rev-parse', 'HEAD'),
+      uncommittedSrcFiles: changed ? changed.split('\n').length : 0,
+    };
+  } catch {
+    return { commit: 'unknown', uncommittedSrcFiles: -1 };
   }
 }
 

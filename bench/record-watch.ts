@@ -38,8 +38,8 @@ export interface RecordWatch {
   waitFor(channelIds: readonly string[], idleMs: number, timeoutMs: number): Promise<string[]>;
   /** Rows written to calls and call_events so far (pg_stat_user_tables; about a second late). */
   rowCounts(): Promise<RowCounts>;
-  /** Caller channel ids with no row in calls, or a row that never ended. */
-  unrecorded(channelIds: readonly string[]): Promise<string[]>;
+  /** Of these caller channels, those with no row in calls, or a row that never ended. */
+  unrecorded(channelIds: readonly string[]): Promise<Map<string, 'no row' | 'not ended'>>;
   /** The `arrived`, `screened` and first `offered` events of these calls (ms resolution). */
   timeline(channelIds: readonly string[]): Promise<TimelineEntry[]>;
   close(): Promise<void>;
@@ -101,12 +101,18 @@ export async function watchRecords(databaseUrl: string): Promise<RecordWatch> {
       };
     },
     async unrecorded(channelIds) {
-      const { rows } = await queries.query<{ caller_channel_id: string }>(
-        'select caller_channel_id from calls where caller_channel_id = any($1) and ended_at is not null',
+      const { rows } = await queries.query<{ caller_channel_id: string; ended: boolean }>(
+        'select caller_channel_id, ended_at is not null as ended from calls where caller_channel_id = any($1)',
         [channelIds],
       );
-      const recorded = new Set(rows.map((row) => row.caller_channel_id));
-      return channelIds.filter((id) => !recorded.has(id));
+      const ended = new Map(rows.map((row) => [row.caller_channel_id, row.ended]));
+      const missing = new Map<string, 'no row' | 'not ended'>();
+      for (const id of channelIds) {
+        const state = ended.get(id);
+        if (state === undefined) missing.set(id, 'no row');
+        else if (!state) missing.set(id, 'not ended');
+      }
+      return missing;
     },
     async timeline(channelIds) {
       const { rows } = await queries.query<{ caller_channel_id: string; type: string; at: Date }>(

@@ -22,8 +22,10 @@ export interface MemoryFigures {
   readonly label: string;
   /** Calls alive when memory was sampled (after a forced GC, a second after the last arrival). */
   readonly concurrentCalls: number;
-  /** Calls alive at the sample compared with (0: the stage's start; hold stage: half way). */
+  /** Calls alive at the first sample compared (0: the stage's start; hold stage: a quarter in). */
   readonly fromCalls: number;
+  /** How many samples the slope is fitted to. */
+  readonly samples: number;
   readonly rssKbPerCall: number | null;
   readonly heapKbPerCall: number | null;
 }
@@ -64,8 +66,10 @@ export interface StepReport {
     /** Of the lost: found no app on the events socket and took the dialplan fallback. */
     readonly fallback: number;
     readonly doubleOffers: number;
-    /** Calls with no ended record in calls after the stage. */
+    /** Calls with no ended record in calls after the stage (fallback calls included). */
     readonly unrecorded: number;
+    /** Of those, calls with no row at all. */
+    readonly unrecordedNoRow: number;
     /** Callers who gave up while every taker was busy (not a loss of the app's). */
     readonly abandoned: number;
   };
@@ -87,6 +91,8 @@ export interface StageReport {
   readonly drained: boolean;
   /** After the last call ended, how long until siaga112 had no call and no record update left. */
   readonly backlogDrainedMs: number | null;
+  /** When it never got there: calls and record updates siaga112 still held (records late, maybe lost). */
+  readonly backlogLeft: number;
   /** Warnings and errors siaga112 logged during the stage, by level and message. */
   readonly serviceLog: Record<string, number>;
 }
@@ -109,7 +115,8 @@ export interface StepInputs {
   readonly committed: ReadonlyMap<string, CommittedRecord> | null;
   /** How long a connected call holds (taker's answer delay + talk time), ms. */
   readonly holdMs: number;
-  readonly unrecorded: ReadonlySet<string>;
+  /** Calls with no ended record after the stage: no row at all, or a row that never ended. */
+  readonly unrecorded: ReadonlyMap<string, 'no row' | 'not ended'>;
   readonly timeline: ReadonlyMap<string, TimelineEntry[]> | null;
 }
 
@@ -183,6 +190,7 @@ export function stepReport(inputs: StepInputs): StepReport {
       fallback: traffic.fallback,
       doubleOffers: traffic.doubleOffers,
       unrecorded: traffic.callerChannelIds.filter((id) => inputs.unrecorded.has(id)).length,
+      unrecordedNoRow: traffic.callerChannelIds.filter((id) => inputs.unrecorded.get(id) === 'no row').length,
       abandoned: traffic.abandoned,
     },
     saturated:
@@ -195,22 +203,33 @@ export function stepReport(inputs: StepInputs): StepReport {
 }
 
 /**
- * Memory per call between two samples taken after a forced GC: from `fromCalls` held (0 at a
- * stage's start) to `toCalls` held.
+ * Memory per call: the least-squares slope of memory against calls held, over samples taken after
+ * a forced GC (a stage's start with none held and its end; the hold stage: every quarter).
  */
 export function memoryFigures(
   label: string,
-  from: { sample: ProcessSample; calls: number },
-  to: { sample: ProcessSample | undefined; calls: number },
+  points: readonly { sample: ProcessSample | undefined; calls: number }[],
 ): MemoryFigures {
-  const calls = to.calls - from.calls;
-  const per = (bytes: number) => (calls > 0 ? round(bytes / 1024 / calls, 1) : null);
+  const taken = points.filter((p): p is { sample: ProcessSample; calls: number } => p.sample !== undefined);
+  const slope = (bytes: (sample: ProcessSample) => number): number | null => {
+    if (taken.length < 2) return null;
+    const meanX = taken.reduce((a, p) => a + p.calls, 0) / taken.length;
+    const meanY = taken.reduce((a, p) => a + bytes(p.sample), 0) / taken.length;
+    let num = 0;
+    let den = 0;
+    for (const p of taken) {
+      num += (p.calls - meanX) * (bytes(p.sample) - meanY);
+      den += (p.calls - meanX) ** 2;
+    }
+    return den > 0 ? round(num / den / 1024, 1) : null;
+  };
   return {
     label,
-    concurrentCalls: to.calls,
-    fromCalls: from.calls,
-    rssKbPerCall: to.sample ? per(to.sample.rssBytes - from.sample.rssBytes) : null,
-    heapKbPerCall: to.sample ? per(to.sample.heapUsedBytes - from.sample.heapUsedBytes) : null,
+    concurrentCalls: points.at(-1)?.calls ?? 0,
+    fromCalls: points[0]?.calls ?? 0,
+    samples: taken.length,
+    rssKbPerCall: slope((sample) => sample.rssBytes),
+    heapKbPerCall: slope((sample) => sample.heapUsedBytes),
   };
 }
 

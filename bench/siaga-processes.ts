@@ -22,8 +22,11 @@ export const ARI_USER = 'siaga112';
 export interface SiagaRun {
   readonly probes: Probe[];
   readonly watch: RecordWatch;
-  /** With --profile: starts or stops (writing the files) the processes' CPU profiles. */
-  profile(action: 'start' | 'stop'): Promise<void>;
+  /**
+   * With --profile: starts the processes' CPU profiles, or stops them and writes
+   * `<dir>/<stage>-<process>.cpuprofile`.
+   */
+  profile(action: 'start' | 'stop', stage?: string): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -98,7 +101,7 @@ export async function startSiaga(context: SiagaContext, count: number, label: st
       logCounts: () => child.request('logCounts', {}),
     })),
     watch,
-    async profile(action) {
+    async profile(action, stage = label) {
       const dir = options.profileDir;
       if (!dir) return;
       await mkdir(dir, { recursive: true });
@@ -106,12 +109,12 @@ export async function startSiaga(context: SiagaContext, count: number, label: st
         children.map((child, i) =>
           child.request(
             'profile',
-            action === 'start' ? { action } : { action, file: join(dir, `${label}-${i + 1}.cpuprofile`) },
+            action === 'start' ? { action } : { action, file: join(dir, `${stage}-${i + 1}.cpuprofile`) },
             120_000,
           ),
         ),
       );
-      if (action === 'stop') log(`CPU profiles in ${dir} (node bench/profile-summary.ts FILE)`);
+      if (action === 'stop') log(`  CPU profiles in ${dir}/${stage}-*.cpuprofile (bench/profile-summary.ts)`);
     },
     async stop() {
       for (const child of children) await stopChild(child, log);

@@ -19,7 +19,7 @@ export const MEMORY_DELAY_MS = 1000;
  * makes no progress for DRAIN_IDLE_MS; then records still arriving are awaited until none came
  * for RECORD_IDLE_MS.
  */
-const RECORD_WAIT_MS = 180_000;
+const RECORD_WAIT_MS = 60_000;
 const DRAIN_IDLE_MS = 20_000;
 const RECORD_IDLE_MS = 3_000;
 
@@ -95,9 +95,10 @@ export function createStageRunner(context: StageRunnerContext) {
     const boundarySamples = await Promise.all(boundaries);
     const memorySamples = await memory;
     const channelIds = result.steps.flatMap((s) => s.callerChannelIds);
-    let unrecorded = new Set<string>();
+    let unrecorded = new Map<string, 'no row' | 'not ended'>();
     let timeline: Map<string, TimelineEntry[]> | null = null;
     let backlogDrainedMs: number | null = null;
+    let backlogLeft = 0;
     if (watch) {
       // A record still queued is late, not lost: wait until the service has ended every call and
       // written every update (bounded), then look for calls without a record.
@@ -118,9 +119,12 @@ export function createStageRunner(context: StageRunnerContext) {
         left = now;
         await delay(500);
       }
-      if (backlogDrainedMs === null) log(`  siaga112 still holds calls or record updates: ${left} left`);
+      if (backlogDrainedMs === null) {
+        backlogLeft = left;
+        log(`  siaga112 still holds calls or record updates: ${left} left`);
+      }
       const missing = await watch.waitFor(channelIds, RECORD_IDLE_MS, RECORD_WAIT_MS);
-      if (missing.length > 0) unrecorded = new Set(await watch.unrecorded(missing));
+      if (missing.length > 0) unrecorded = await watch.unrecorded(missing);
       timeline = new Map();
       for (const entry of await watch.timeline(channelIds)) {
         const entries = timeline.get(entry.channelId) ?? [];
@@ -172,22 +176,22 @@ export function createStageRunner(context: StageRunnerContext) {
         }),
       ),
       memory: traces.map((trace) =>
-        // Held calls: the slope from half way to the end, so what stays from earlier stages cancels.
-        run.holdMs !== undefined && trace.boundaries.length > 1
-          ? memoryFigures(
-              trace.label,
-              { sample: trace.boundaries[0]!, calls: boundaryLive[0] ?? 0 },
+        // Held calls: every step's end was sampled after a GC; the slope from the first quarter on
+        // cancels what earlier stages left behind.
+        run.holdMs !== undefined
+          ? memoryFigures(trace.label, [
+              ...trace.boundaries.map((sample, i) => ({ sample, calls: boundaryLive[i] ?? 0 })),
               { sample: trace.memory, calls: memorySamples?.live ?? 0 },
-            )
-          : memoryFigures(
-              trace.label,
+            ])
+          : memoryFigures(trace.label, [
               { sample: trace.start, calls: 0 },
               { sample: trace.memory, calls: memorySamples?.live ?? 0 },
-            ),
+            ]),
       ),
       rowWritesPerSecond,
       drained: result.drained,
       backlogDrainedMs,
+      backlogLeft,
       serviceLog,
     };
     for (const [index, step] of report.steps.entries()) {
