@@ -10,7 +10,8 @@ const TRANSITIONS: Record<TakerState, readonly TakerState[]> = {
   offline: ['available', 'break'],
   available: ['reserved', 'break', 'offline'],
   reserved: ['on-call', 'available', 'break', 'offline'],
-  'on-call': ['wrap-up', 'available', 'offline'],
+  /** `break` (unreachable): the phone answered, then failed before the caller was put through. */
+  'on-call': ['wrap-up', 'available', 'break', 'offline'],
   'wrap-up': ['available', 'break', 'offline'],
   break: ['available', 'offline'],
 };

@@ -240,6 +240,8 @@ export class CallCenter {
       const callId = event.playback.id.slice(0, 36);
       return this.#sessions.get(callId);
     }
+    // So do our bridge ids.
+    if (event.type === 'BridgeDestroyed') return this.#sessions.get(event.bridge.id.slice(0, 36));
     if ('channel' in event && event.channel) return this.#sessionsByChannel.get(event.channel.id);
     return undefined;
   }

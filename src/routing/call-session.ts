@@ -151,6 +151,12 @@ export class CallSession {
   #silentRelease = false;
   /** The call ends because Asterisk restarted under it (disposition `lost` unless answered). */
   #lost = false;
+  /**
+   * The caller has been in the bridge with whoever answered. Until then a dropped answering leg
+   * sends the call back to the queue instead of ending it. Unknown for an adopted connected call:
+   * taken as true, so it ends as before.
+   */
+  #putThrough = false;
   /** Another instance owns the call now: whatever was in flight here stops at its next step. */
   #detached = false;
   #forgotten = false;
@@ -263,6 +269,7 @@ export class CallSession {
   /** Carries on with a call another process (or this one before a restart) was handling. */
   static adopt(ctx: CallSessionContext, snapshot: CallSnapshot): CallSession {
     const session = new CallSession(ctx, snapshot);
+    session.#putThrough = snapshot.state === 'connected';
     ctx.claimChannel(snapshot.callerChannelId, session);
     if (snapshot.offer) ctx.claimChannel(snapshot.offer.channelId, session);
     if (snapshot.takerChannelId) ctx.claimChannel(snapshot.takerChannelId, session);
@@ -309,6 +316,14 @@ export class CallSession {
         else if (event.playback.id === this.#announcementId) void this.#announcementFinished();
         else if (event.playback.id === this.#ivrPlaybackId && this.#is('releasing')) {
           void this.#end('system', { reason: 'released' });
+        }
+        return;
+      case 'BridgeDestroyed':
+        // Not by us (we destroy it once the call has ended): another ARI client tore it down and
+        // left both parties in Stasis, in silence. Put them back together in a new one.
+        if (event.bridge.id === this.#snapshot.bridgeId && this.#is('connected')) {
+          this.#log('bridge-lost', { bridgeId: event.bridge.id });
+          void this.#ensureBridged();
         }
         return;
       case 'ChannelDtmfReceived':
@@ -810,12 +825,22 @@ export class CallSession {
       this.#ignoreGone(ari.createBridge(bridgeId, `siaga112 ${this.callId}`)),
     ]);
     if (!this.#is('connected')) {
-      // Ended meanwhile. #end destroyed the bridge, but our create may have landed after that.
-      if (this.state === 'ended' && !this.#detached) await this.#ignoreGone(ari.destroyBridge(bridgeId));
+      // Ended, or back in the queue, meanwhile: that path destroyed the bridge, but our create may
+      // have landed after it.
+      if (!this.#detached) await this.#ignoreGone(ari.destroyBridge(bridgeId));
       return;
     }
     try {
       await ari.addChannels(bridgeId, channelIds);
+      if (this.#is('queued')) {
+        // The answering leg dropped while we bridged: the caller must not wait in that bridge.
+        await this.#ignoreGone(ari.destroyBridge(bridgeId));
+        await this.#ignoreGone(ari.startMoh(snapshot.callerChannelId, this.#ctx.settings.mohClass));
+        return;
+      }
+      // Ended meanwhile (a hang-up as the bridge formed): nothing to add after `ended`.
+      if (!this.#is('connected')) return;
+      this.#putThrough = true;
       this.#log('bridged', { bridgeId });
       this.#ctx.recording?.bridged(this.#recorded, bridgeId);
     } catch (error) {
@@ -891,6 +916,61 @@ export class CallSession {
       this.#ctx.logger.error({ err: error, callId: this.callId }, 'could not requeue the call');
     }
     if (this.#snapshot.greetingDone) this.#scheduleAnnouncement();
+    this.#ctx.requestDispatch();
+  }
+
+  /**
+   * The phone answered, then failed (a cause other than a person hanging up: network lost,
+   * destination out of order) before the caller was put through to it: nobody has spoken to the
+   * caller, so the call is not over. As with an unreachable phone while ringing, it goes back to
+   * its own place at the head of its level, on hold, and the taker out of rotation (`break`,
+   * `unreachable`); an overflow target that did so is tried again later.
+   */
+  async #droppedBeforeBridge(cause: number | undefined): Promise<void> {
+    const snapshot = this.#snapshot;
+    const { record } = snapshot;
+    const { takerId } = record;
+    const legId = snapshot.takerChannelId;
+    const bridgeId = snapshot.bridgeId;
+    this.#transition('queued');
+    snapshot.takerChannelId = null;
+    snapshot.bridgeId = null;
+    if (snapshot.overflowTarget) {
+      snapshot.overflowTarget = null;
+      snapshot.overflowRetryAt = this.#ctx.clock.now() + OVERFLOW_RETRY_MS;
+    }
+    record.connectedAt = null;
+    record.takerId = null;
+    record.waitMs = null;
+    this.#log('taker-dropped', { takerId, channelId: legId, cause });
+    if (takerId) {
+      // For this taker the call is over; the caller waits for the next one.
+      this.#toDesk(takerId, 'ended', {
+        endedBy: 'taker',
+        disposition: null,
+        reason: 'dropped-before-bridge',
+      });
+      this.#ctx.notify({
+        kind: 'softphone-unreachable',
+        takerId,
+        callId: this.callId,
+        detail: { reason: 'dropped-before-bridge', cause },
+      });
+    }
+    const { ari, settings, queue } = this.#ctx;
+    if (bridgeId) await this.#ignoreGone(ari.destroyBridge(bridgeId));
+    await this.#ignoreGone(ari.startMoh(snapshot.callerChannelId, settings.mohClass));
+    try {
+      await queue.requeue(
+        this.callId,
+        snapshot.place,
+        takerId ? { takerId, state: 'break', reason: 'unreachable' } : null,
+      );
+      this.#saveSnapshot();
+    } catch (error) {
+      this.#ctx.logger.error({ err: error, callId: this.callId }, 'could not requeue the call');
+    }
+    this.#scheduleAnnouncement();
     this.#ctx.requestDispatch();
   }
 
@@ -1081,6 +1161,9 @@ export class CallSession {
     else if (channelId === takerChannelId && this.state === 'connected') {
       // With an agency on the line, the taker hanging up hands the caller over to it.
       if (this.#snapshot.agencies.some((leg) => leg.state === 'joined')) void this.#takerLeaves('hung-up');
+      // A phone that fails (not a person hanging up) before the caller heard anyone.
+      else if (!this.#putThrough && offerFailureFromCause(cause) === 'unreachable')
+        void this.#droppedBeforeBridge(cause);
       else if (!this.#snapshot.takerLeft) void this.#end('taker', { cause });
     } else if (channelId === offer?.channelId && this.#ringing()) {
       void this.#offerFailed(offerFailureFromCause(cause), { cause, reason: 'hung-up-while-ringing' });

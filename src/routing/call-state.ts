@@ -21,7 +21,8 @@ const TRANSITIONS: Record<CallState, readonly CallState[]> = {
   offered: ['connected', 'queued', 'ended'],
   /** Ringing the overflow target (another center, through the trunk); back to queued if it fails. */
   overflowing: ['connected', 'queued', 'ended'],
-  connected: ['ended'],
+  /** Back to the queue only when the answering phone dropped before the caller was put through. */
+  connected: ['ended', 'queued'],
   ended: [],
 };
 

@@ -20,6 +20,11 @@ describe('call state machine', () => {
     for (const state of STATES) expect(canTransition('ended', state)).toBe(false);
   });
 
+  it('puts a connected call back in the queue (its answering phone dropped before the bridge)', () => {
+    const path: CallState[] = ['queued', 'offered', 'connected', 'queued', 'offered', 'connected', 'ended'];
+    for (let i = 1; i < path.length; i++) expect(canTransition(path[i - 1]!, path[i]!)).toBe(true);
+  });
+
   it('never connects a call that was not offered to a taker', () => {
     expect(canTransition('queued', 'connected')).toBe(false);
     expect(() => assertTransition('call-1', 'queued', 'connected')).toThrow(IllegalCallTransition);
