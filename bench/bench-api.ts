@@ -83,7 +83,8 @@ export interface TrafficNotices {
 }
 
 export type TrafficApi = {
-  start: { args: TrafficSetup; reply: { url: string } };
+  /** The emulator's ARI URL and its recording directory (Asterisk's, which siaga112 reads). */
+  start: { args: TrafficSetup; reply: { url: string; recordingsDir: string } };
   run: { args: StageRun; reply: StageTraffic };
   live: { args: Record<string, never>; reply: { live: number } };
   sample: { args: { gc: boolean }; reply: ProcessSample };

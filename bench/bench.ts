@@ -63,7 +63,7 @@ async function main(): Promise<void> {
 
   const traffic = forkChild<TrafficApi, TrafficNotices>('emulator', './traffic-process.ts');
   cleanups.push(() => stopChild(traffic, log));
-  const { url } = await traffic.request(
+  const { url, recordingsDir } = await traffic.request(
     'start',
     {
       password,
@@ -84,6 +84,7 @@ async function main(): Promise<void> {
     options,
     ariUrl: url,
     password,
+    recordingsDir,
     runId,
     endpoints,
     onCleanup: (step) => cleanups.push(step),

@@ -33,9 +33,10 @@ export interface SiagaRun {
 export interface SiagaContext {
   readonly services: LocalServices;
   readonly options: BenchOptions;
-  /** The emulator's ARI URL and password. */
+  /** The emulator's ARI URL and password, and where it writes call recordings. */
   readonly ariUrl: string;
   readonly password: string;
+  readonly recordingsDir: string;
   /** Names this benchmark run's databases and Redis prefixes. */
   readonly runId: string;
   /** Taker phones, `PJSIP/taker1`…: each is a call taker in the database. */

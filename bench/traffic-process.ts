@@ -351,7 +351,7 @@ serve<TrafficApi>({
     emulator.on('channel-destroyed', onChannelDestroyed);
     emulator.on('request', onRequest);
     emulator.on('event', onEvent);
-    return { url: emulator.url };
+    return { url: emulator.url, recordingsDir: emulator.recordingsDir };
   },
   run: (args) => runStage(args),
   live: () => ({ live }),
