@@ -30,6 +30,8 @@ export interface PurgeReport {
   cutoff: Date | null;
   removed: Array<{ callId: string; segment: number; fileName: string | null; bytes: number | null }>;
   keptOnHold: number;
+  /** Segments past retention whose file could not be deleted (kept, logged, tried again next time). */
+  notRemoved: number;
 }
 
 const PURGE_BATCH = 200;
@@ -88,13 +90,25 @@ export function createRecordingKeeper(deps: RecordingKeeperDeps): RecordingKeepe
   }
 
   async function purge(): Promise<PurgeReport> {
-    if (deps.retentionDays <= 0) return { cutoff: null, removed: [], keptOnHold: 0 };
+    if (deps.retentionDays <= 0) return { cutoff: null, removed: [], keptOnHold: 0, notRemoved: 0 };
     const cutoff = new Date(deps.now() - deps.retentionDays * 24 * 3600_000);
     const removed: PurgeReport['removed'] = [];
+    // A file that cannot be deleted keeps its row (and stays first in line): the rest go on.
+    let kept = 0;
     for (;;) {
-      const batch = await repository.expired(cutoff, PURGE_BATCH);
+      const batch = await repository.expired(cutoff, PURGE_BATCH, kept);
       if (batch.length === 0) break;
-      for (const segment of batch) removed.push(await removeSegment(segment));
+      for (const segment of batch) {
+        try {
+          removed.push(await removeSegment(segment));
+        } catch (error) {
+          kept += 1;
+          logger.error(
+            { err: error, callId: segment.callId, segment: segment.segment },
+            'could not remove a recording past its retention; kept for the next purge',
+          );
+        }
+      }
     }
     const keptOnHold = await repository.countHeld(cutoff);
     metrics.purged(removed.length);
@@ -105,10 +119,11 @@ export function createRecordingKeeper(deps: RecordingKeeperDeps): RecordingKeepe
         bytes: removed.reduce((sum, r) => sum + (r.bytes ?? 0), 0),
         segments: removed.map((r) => `${r.callId}/${r.segment}`),
         keptOnHold,
+        notRemoved: kept,
       },
       'recordings past their retention removed',
     );
-    return { cutoff, removed, keptOnHold };
+    return { cutoff, removed, keptOnHold, notRemoved: kept };
   }
 
   /** The file first, then the row: a file is never left without the row that names it. */

@@ -78,8 +78,8 @@ export interface RecordingRepository {
   hold(callId: string, reason: string, setBy: string, at: Date): Promise<LegalHold | undefined>;
   /** Lifts a hold; false when there was none. */
   release(callId: string): Promise<boolean>;
-  /** Segments of calls that arrived before `cutoff` and are not on hold, oldest first. */
-  expired(cutoff: Date, limit: number): Promise<RecordingSegment[]>;
+  /** Segments of calls that arrived before `cutoff` and are not on hold, oldest first, past the first `skip`. */
+  expired(cutoff: Date, limit: number, skip?: number): Promise<RecordingSegment[]>;
   /** How many segments past `cutoff` a legal hold keeps. */
   countHeld(cutoff: Date): Promise<number>;
   remove(callId: string, segment: number): Promise<void>;
@@ -225,7 +225,7 @@ export function createRecordingRepository(db: Kysely<Database>): RecordingReposi
       return result.numDeletedRows > 0n;
     },
 
-    async expired(cutoff, limit) {
+    async expired(cutoff, limit, skip = 0) {
       const rows = await db
         .selectFrom('call_recordings as r')
         .innerJoin('calls as c', 'c.id', 'r.call_id')
@@ -239,8 +239,10 @@ export function createRecordingRepository(db: Kysely<Database>): RecordingReposi
           ),
         )
         .orderBy('c.arrived_at')
+        .orderBy('r.call_id')
         .orderBy('r.segment')
         .limit(limit)
+        .offset(skip)
         .execute();
       return rows.map(fromRow);
     },

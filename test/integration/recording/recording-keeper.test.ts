@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Registry } from 'prom-client';
@@ -149,5 +149,29 @@ describe('the recording jobs', () => {
     expect(report.removed).toEqual([{ callId, segment: 1, fileName: null, bytes: null }]);
     expect(existsSync(join(spool, fileNameOf(segmentRef(callId, 'caller'))))).toBe(false);
     expect(await rowOf(callId)).toBeUndefined();
+  });
+
+  it('purge on past a file it cannot delete, keeping that one row for the next purge', async () => {
+    const stuck = await storedCall();
+    const later = await storedCall();
+    for (const callId of [stuck, later]) {
+      await keeper.handlers.failed({ ...segmentJob(callId), at: new Date().toISOString(), failure: 'x' });
+    }
+    // Something that is not a file where the stuck segment's file would be: rm() refuses it.
+    mkdirSync(join(spool, fileNameOf(segmentRef(stuck, 'caller'))));
+    await database.db
+      .updateTable('calls')
+      .set({ arrived_at: new Date(Date.now() - 40 * 24 * 3600_000) })
+      .where('id', '=', stuck)
+      .execute();
+    await database.db
+      .updateTable('calls')
+      .set({ arrived_at: new Date(Date.now() - 35 * 24 * 3600_000) })
+      .where('id', '=', later)
+      .execute();
+    const report = await keeper.purge();
+    expect(report.removed.map((r) => r.callId)).toEqual([later]);
+    expect(report.notRemoved).toBe(1);
+    expect(await rowOf(stuck)).toMatchObject({ state: 'failed' });
   });
 });
