@@ -96,6 +96,8 @@ export class CallRecorder implements CallRecordingHooks {
   }
 
   answered(call: RecordedCall): void {
+    // Calls this instance gave up to another (a lost lease) never end here: forget them now.
+    for (const [callId, known] of this.#calls) if (known.call.state() === 'ended') this.#calls.delete(callId);
     const entry = this.#entry(call, true);
     this.#start(entry, 'caller', { kind: 'channel', id: call.callerChannelId });
   }
