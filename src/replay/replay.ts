@@ -130,6 +130,8 @@ export async function startReplay(options: ReplaySetup): Promise<Replay> {
       HTTP_PORT: '0',
       LOG_LEVEL: options.logLevel ?? 'warn',
       SIAGA_INSTANCE_ID: `replay-${options.redisPrefix}`,
+      // The emulated Asterisk writes its recordings there (a directory it removes when it stops).
+      RECORDINGS_DIR: emulator.recordingsDir,
       ...options.env,
     });
     service = await startService(config, createLogger(config.logLevel), { clock });

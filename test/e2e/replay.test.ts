@@ -2,6 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { runReplay } from '../../src/replay/replay.ts';
 import { buildReplayReport } from '../../src/replay/replay-report.ts';
 import { parseTraffic } from '../../src/replay/traffic.ts';
+import { eventually } from './call-center-harness.ts';
 import { createTestDatabase, type TestDatabase } from '../support/test-database.ts';
 import { cleanupRedisPrefix, testRedisPrefix, testRedisUrl } from '../support/test-redis.ts';
 
@@ -76,6 +77,13 @@ describe('npm run replay', () => {
       .execute();
     expect(silent.map((row) => row.type)).toEqual(expect.arrayContaining(['challenge', 'silent-confirmed']));
     expect(silent[0]?.priority).toBe(0);
+
+    // Every answered call was recorded into the emulated Asterisk's directory: no segment failed.
+    const segments = await eventually(async () => {
+      const rows = await database!.db.selectFrom('call_recordings').select(['state']).execute();
+      return rows.length > 0 && rows.every((row) => row.state !== 'recording') ? rows : undefined;
+    }, 'the recordings stored');
+    expect(segments.filter((row) => row.state === 'failed')).toEqual([]);
 
     const report = buildReplayReport(outcomes, traffic.problems);
     expect(report.genuineNotReached).toEqual([]);
