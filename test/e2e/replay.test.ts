@@ -2,9 +2,9 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { runReplay } from '../../src/replay/replay.ts';
 import { buildReplayReport } from '../../src/replay/replay-report.ts';
 import { parseTraffic } from '../../src/replay/traffic.ts';
-import { eventually } from './call-center-harness.ts';
 import { createTestDatabase, type TestDatabase } from '../support/test-database.ts';
 import { cleanupRedisPrefix, testRedisPrefix, testRedisUrl } from '../support/test-redis.ts';
+import { eventually } from './call-center-harness.ts';
 
 let database: TestDatabase | undefined;
 let prefix: string | undefined;
