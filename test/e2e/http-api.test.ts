@@ -114,6 +114,12 @@ describe('the HTTP API of a running service', () => {
   });
 
   it('is not ready while Asterisk is unreachable', async () => {
+    // The earlier call's recording is stored first: the emulator removes its recording directory
+    // when it stops, and a file gone before it was kept is a failed recording (degraded).
+    await eventually(async () => {
+      const rows = await center.database.db.selectFrom('call_recordings').select('state').execute();
+      return rows.length > 0 && rows.every((row) => row.state !== 'recording');
+    }, 'the recordings kept');
     await center.emulator.stop();
     const reply = await eventually(async () => {
       const r = await center.service.app.inject({ method: 'GET', url: '/ready' });
