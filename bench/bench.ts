@@ -119,60 +119,69 @@ async function main(): Promise<void> {
     return { steps, saturationMs: options.saturationMs };
   };
 
-  if (options.stages.has('floor')) {
-    const floor = forkChild<FloorApi, object>('floor', './floor-app-process.ts');
-    cleanups.push(() => stopChild(floor, log));
-    await floor.request('start', { url, username: ARI_USER, password, app: FLOOR_APP, endpoints });
-    const probe: Probe = { label: 'floor', sample: (gc) => floor.request('sample', { gc }) };
-    await warmUp('floor');
-    stages.push(await runStage('floor', 'floor', steady, [probe], null));
-    await stopChild(floor, log);
-  }
-  if (['steady', 'hold', 'ramp', 'surge'].some((stage) => options.stages.has(stage as StageName))) {
-    const siaga = await startSiaga(1, 'one');
-    await warmUp('siaga112');
-    if (options.stages.has('steady')) {
-      stages.push(await siagaStage(siaga, 'steady', steady));
+  // A stage that fails (an overloaded emulator that never answers) ends the run, but what was
+  // measured until then is still reported.
+  let failure: string | null = null;
+  try {
+    if (options.stages.has('floor')) {
+      const floor = forkChild<FloorApi, object>('floor', './floor-app-process.ts');
+      cleanups.push(() => stopChild(floor, log));
+      await floor.request('start', { url, username: ARI_USER, password, app: FLOOR_APP, endpoints });
+      const probe: Probe = { label: 'floor', sample: (gc) => floor.request('sample', { gc }) };
+      await warmUp('floor');
+      stages.push(await runStage('floor', 'floor', steady, [probe], null));
+      await stopChild(floor, log);
     }
-    if (options.stages.has('hold')) {
-      // Memory per call: calls pile up at the steady rate, all held until memory is sampled.
-      const quarter = { rate: options.rate, durationMs: (options.holdCalls / options.rate / 4) * 1000 };
-      const hold = {
-        steps: [quarter, quarter, quarter, quarter],
-        saturationMs: null,
-        holdMs: MEMORY_DELAY_MS + 4000,
-      };
-      stages.push(await siagaStage(siaga, 'hold', hold));
+    if (['steady', 'hold', 'ramp', 'surge'].some((stage) => options.stages.has(stage as StageName))) {
+      const siaga = await startSiaga(1, 'one');
+      await warmUp('siaga112');
+      if (options.stages.has('steady')) {
+        stages.push(await siagaStage(siaga, 'steady', steady));
+      }
+      if (options.stages.has('hold')) {
+        // Memory per call: calls pile up at the steady rate, all held until memory is sampled.
+        const quarter = { rate: options.rate, durationMs: (options.holdCalls / options.rate / 4) * 1000 };
+        const hold = {
+          steps: [quarter, quarter, quarter, quarter],
+          saturationMs: null,
+          holdMs: MEMORY_DELAY_MS + 4000,
+        };
+        stages.push(await siagaStage(siaga, 'hold', hold));
+      }
+      if (options.stages.has('ramp')) {
+        stages.push(await siagaStage(siaga, 'ramp', ramp(options.rampFrom)));
+      }
+      if (options.stages.has('surge')) {
+        const surge = {
+          steps: [
+            { rate: options.rate, durationMs: options.quick ? 1000 : 5_000 },
+            { rate: options.rate * options.surgeFactor, durationMs: options.surgeSeconds * 1000 },
+            { rate: options.rate, durationMs: options.quick ? 2000 : 10_000 },
+          ],
+          saturationMs: null,
+        };
+        stages.push(await siagaStage(siaga, 'surge', surge));
+      }
+      await siaga.stop();
     }
-    if (options.stages.has('ramp')) {
-      stages.push(await siagaStage(siaga, 'ramp', ramp(options.rampFrom)));
+    if (options.stages.has('scaleout')) {
+      const pair = await startSiaga(2, 'two');
+      await warmUp('siaga112');
+      stages.push(await siagaStage(pair, 'scaleout', steady));
+      // Start the pair's ramp two steps below where one process saturated: the interesting part.
+      if (!options.quick) {
+        const single = stages.find((s) => s.stage === 'ramp');
+        const saturatedAt = single?.steps.findIndex((step) => step.saturated) ?? -1;
+        const from =
+          single && saturatedAt >= 0 ? single.steps[Math.max(0, saturatedAt - 2)]!.rate : options.rampFrom;
+        stages.push(await siagaStage(pair, 'scaleout-ramp', ramp(from)));
+      }
+      await pair.stop();
     }
-    if (options.stages.has('surge')) {
-      const surge = {
-        steps: [
-          { rate: options.rate, durationMs: options.quick ? 1000 : 10_000 },
-          { rate: options.rate * options.surgeFactor, durationMs: options.surgeSeconds * 1000 },
-          { rate: options.rate, durationMs: options.quick ? 2000 : 20_000 },
-        ],
-        saturationMs: null,
-      };
-      stages.push(await siagaStage(siaga, 'surge', surge));
-    }
-    await siaga.stop();
-  }
-  if (options.stages.has('scaleout')) {
-    const pair = await startSiaga(2, 'two');
-    await warmUp('siaga112');
-    stages.push(await siagaStage(pair, 'scaleout', steady));
-    // Start the pair's ramp two steps below where one process saturated: the interesting part.
-    if (!options.quick) {
-      const single = stages.find((s) => s.stage === 'ramp');
-      const saturatedAt = single?.steps.findIndex((step) => step.saturated) ?? -1;
-      const from =
-        single && saturatedAt >= 0 ? single.steps[Math.max(0, saturatedAt - 2)]!.rate : options.rampFrom;
-      stages.push(await siagaStage(pair, 'scaleout-ramp', ramp(from)));
-    }
-    await pair.stop();
+  } catch (error) {
+    failure = error instanceof Error ? error.message : String(error);
+    log(`stopped early: ${failure}`);
+    process.exitCode = 1;
   }
 
   const targets = evaluateTargets(stages, options);
@@ -182,6 +191,7 @@ async function main(): Promise<void> {
   process.stdout.write(`\nMemory per concurrent call\n${memoryTable(stages)}\n`);
   process.stdout.write(`\nWarnings and errors siaga112 logged\n${serviceLogTable(stages)}\n`);
   process.stdout.write(`\nTargets (issue #9)\n${targetsTable(targets)}\n`);
+  if (failure) process.stdout.write(`\nThe run stopped early: ${failure}\n`);
   if (options.out) {
     await mkdir(dirname(options.out), { recursive: true });
     const meta = {
@@ -194,6 +204,7 @@ async function main(): Promise<void> {
       cpuModel: cpus()[0]?.model ?? 'unknown',
       loadAverageAtStart: load,
       note: 'a shared machine: other work ran meanwhile; figures are noisy',
+      failure,
     };
     await writeFile(
       options.out,

@@ -89,7 +89,8 @@ export function createStageRunner(context: StageRunnerContext) {
         drainTimeoutMs,
         holdMs: run.holdMs ?? null,
       },
-      arrivalsMs + (run.holdMs ?? 0) + drainTimeoutMs + 60_000,
+      // The emulator answers once the calls have ended: under overload its own loop runs late too.
+      arrivalsMs + (run.holdMs ?? 0) + drainTimeoutMs + 180_000,
     );
     off();
     const boundarySamples = await Promise.all(boundaries);
