@@ -41,6 +41,11 @@ export interface Config {
       readonly withPosition: boolean;
     };
     readonly overflow: { readonly target: string | null; readonly afterSeconds: number };
+    /**
+     * Where a caller in Stasis goes when siaga112 cannot queue it (Redis away): the dialplan's
+     * fallback, which rings every call taker's phone.
+     */
+    readonly fallback: { readonly context: string; readonly extension: string; readonly priority: number };
     /** Agencies a call taker can dial into a call (conference, hand-over). */
     readonly agencies: readonly Agency[];
     readonly agencyRingSeconds: number;
@@ -211,6 +216,23 @@ const dialTarget = (name: string): Variable<string | null> => ({
   },
 });
 
+/** A dialplan location, `context,exten,priority` as in `Goto()`. */
+const dialplanLocation = (
+  name: string,
+  fallback: string,
+): Variable<{ context: string; extension: string; priority: number }> => ({
+  name,
+  fallback,
+  expected: 'context,extension,priority, such as fallback,s,1',
+  parse: (raw) => {
+    const parts = raw.split(',').map((p) => p.trim());
+    if (parts.length !== 3 || !parts.slice(0, 2).every((p) => /^[A-Za-z0-9_+*#.-]{1,79}$/.test(p)))
+      return undefined;
+    if (!/^[1-9]\d{0,5}$/.test(parts[2] ?? '')) return undefined;
+    return { context: parts[0] ?? '', extension: parts[1] ?? '', priority: Number(parts[2]) };
+  },
+});
+
 /**
  * Proxies whose `X-Forwarded-For` is believed: `none`, a hop count (`1`: the nearest one), or their
  * addresses (`10.0.0.5,192.168.0.0/16`). Never "all": a client could then pick any address and
@@ -333,6 +355,7 @@ export const variables = {
   announcePosition: flag('ANNOUNCE_POSITION', false),
   overflowTarget: dialTarget('OVERFLOW_TARGET'),
   overflowAfterSeconds: integer('OVERFLOW_AFTER_SECONDS', 120, 1, 3600),
+  fallbackContext: dialplanLocation('FALLBACK_CONTEXT', 'fallback,s,1'),
   leaderLeaseMs: integer('LEADER_LEASE_MS', 3000, 500, 60000),
   shutdownTimeoutSeconds: integer('SHUTDOWN_TIMEOUT_SECONDS', 15, 1, 600),
   warningMedia: list('WARNING_MEDIA', 'sound:siaga112/misuse-warning'),
@@ -394,6 +417,7 @@ export function loadConfig(env: Env = process.env): Config {
         withPosition: read(env, v.announcePosition),
       },
       overflow: { target: read(env, v.overflowTarget), afterSeconds: read(env, v.overflowAfterSeconds) },
+      fallback: read(env, v.fallbackContext),
       agencies: read(env, v.agencies),
       agencyRingSeconds: read(env, v.agencyRingSeconds),
       ivr: {

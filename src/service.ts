@@ -354,11 +354,13 @@ export async function startService(
   presence.start();
   // Only the lease holder listens to Asterisk; the others stand by and serve the API.
   let leadership: Promise<void> = Promise.resolve();
-  lease.onChange((leading) => {
+  lease.onChange((leading, why) => {
     leadership = leadership.then(async () => {
       if (leading) {
         await ari.start();
       } else {
+        // Redis away: no instance can take the waiting callers over, the dialplan's fallback can.
+        if (why === 'unreachable') await center.handOffWaiting();
         await ari.pause();
         center.relinquish();
       }

@@ -11,6 +11,7 @@ import {
   type AriListener,
   type AriPort,
   type ConnectionState,
+  type DialplanTarget,
   type OriginateRequest,
   type RecordRequest,
   type SnoopRequest,
@@ -260,6 +261,15 @@ export class AriClientAdapter implements AriPort {
     reason: 'normal' | 'busy' | 'congestion' | 'no_answer' = 'normal',
   ): Promise<void> {
     await this.#call('hangup', { channelId, reason });
+  }
+
+  async continueInDialplan(channelId: string, target: DialplanTarget): Promise<void> {
+    await this.#call('continueInDialplan', {
+      channelId,
+      context: target.context,
+      extension: target.extension,
+      priority: target.priority,
+    });
   }
 
   async play(channelId: string, playbackId: string, media: string[], lang?: string): Promise<void> {

@@ -6,6 +6,12 @@
 export const ARI_OPERATIONS = {
   answer: { resource: 'channels', nickname: 'answer', method: 'POST', path: '/channels/{channelId}/answer' },
   hangup: { resource: 'channels', nickname: 'hangup', method: 'DELETE', path: '/channels/{channelId}' },
+  continueInDialplan: {
+    resource: 'channels',
+    nickname: 'continueInDialplan',
+    method: 'POST',
+    path: '/channels/{channelId}/continue',
+  },
   play: {
     resource: 'channels',
     nickname: 'playWithId',
@@ -99,6 +105,7 @@ export type AriOperationName = keyof typeof ARI_OPERATIONS;
 export const ARI_OPERATION_PARAMETERS: Record<AriOperationName, readonly string[]> = {
   answer: ['channelId'],
   hangup: ['channelId', 'reason'],
+  continueInDialplan: ['channelId', 'context', 'extension', 'priority'],
   play: ['channelId', 'playbackId', 'media', 'lang'],
   stopPlayback: ['playbackId'],
   startMoh: ['channelId', 'mohClass'],

@@ -71,6 +71,13 @@ export interface RecordRequest {
   format: string;
 }
 
+/** A place in Asterisk's dialplan (`context,exten,priority`). */
+export interface DialplanTarget {
+  context: string;
+  extension: string;
+  priority: number;
+}
+
 export type ConnectionState = 'connected' | 'disconnected';
 
 export type AriListener = (event: AriEvent) => void;
@@ -91,6 +98,8 @@ export interface AriPort {
 
   answer(channelId: string): Promise<void>;
   hangup(channelId: string, reason?: 'normal' | 'busy' | 'congestion' | 'no_answer'): Promise<void>;
+  /** The channel leaves our application (StasisEnd) and the dialplan carries on at `target`. */
+  continueInDialplan(channelId: string, target: DialplanTarget): Promise<void>;
   /** Plays `media` (e.g. `sound:siaga112/greeting`) under the playback id we chose. */
   play(channelId: string, playbackId: string, media: string[], lang?: string): Promise<void>;
   stopPlayback(playbackId: string): Promise<void>;

@@ -224,6 +224,8 @@ export interface FallbackCall {
   trunk: string;
   app: string;
   at: number;
+  /** Where the app sent it with `continue` (absent: Stasis() failed, the dialplan's own fallback). */
+  dialplan?: { context: string; exten: string; priority: number };
 }
 
 /** Delivers an event to whichever WebSocket holds `app`; false when none does (event dropped). */

@@ -1,5 +1,6 @@
 import type { Redis } from 'ioredis';
 import type { Logger } from '../logger.ts';
+import { withTimeout } from '../with-timeout.ts';
 import { RedisScript } from './redis-script.ts';
 
 /**
@@ -31,7 +32,13 @@ if redis.call('GET', ARGV[1]) == ARGV[2] then return redis.call('DEL', ARGV[1]) 
 return 0
 `);
 
-export type LeadershipListener = (leading: boolean) => void;
+/**
+ * Why leadership changed: `confirmed` (taken or kept), `taken` (another instance holds it),
+ * `unreachable` (Redis did not answer within half the time to live), `stopped` (stop/abandon).
+ */
+export type LeadershipChange = 'confirmed' | 'taken' | 'unreachable' | 'stopped';
+
+export type LeadershipListener = (leading: boolean, why: LeadershipChange) => void;
 
 export class LeaderLease {
   readonly #options: LeaderLeaseOptions;
@@ -70,7 +77,7 @@ export class LeaderLease {
     this.#stopped = true;
     clearTimeout(this.#timer);
     if (this.#leading) {
-      this.#set(false);
+      this.#set(false, 'stopped');
       await RELEASE.run(this.#options.redis, [this.#key, this.#options.instanceId]).catch(() => undefined);
     }
   }
@@ -83,7 +90,7 @@ export class LeaderLease {
     this.#abandoned = true;
     this.#stopped = true;
     clearTimeout(this.#timer);
-    this.#set(false);
+    this.#set(false, 'stopped');
   }
 
   async #tick(): Promise<void> {
@@ -91,7 +98,14 @@ export class LeaderLease {
     const { redis, instanceId, ttlMs, logger } = this.#options;
     const started = Date.now();
     try {
-      const held = (await ACQUIRE_OR_RENEW.run(redis, [this.#key, instanceId, ttlMs])) === 1;
+      // Bounded: a Redis that accepts connections and drops them leaves ioredis waiting forever.
+      const renewed = ACQUIRE_OR_RENEW.run(redis, [this.#key, instanceId, ttlMs]);
+      const held =
+        (await withTimeout(
+          renewed,
+          Math.max(50, Math.floor(ttlMs / 3)),
+          () => new Error('lease renewal timed out'),
+        )) === 1;
       if (this.#stopped) {
         // stop() ran while we were asking: do not keep a lease nobody will renew.
         if (held && !this.#abandoned)
@@ -99,12 +113,12 @@ export class LeaderLease {
         return;
       }
       if (held) this.#confirmedAt = started;
-      this.#set(held);
+      this.#set(held, held ? 'confirmed' : 'taken');
     } catch (error) {
       // Redis unreachable: keep leading only while the last confirmation is surely still valid.
       if (this.#leading && Date.now() - this.#confirmedAt > ttlMs / 2) {
         logger.warn({ err: error }, 'could not renew the call-control lease; standing down');
-        this.#set(false);
+        this.#set(false, 'unreachable');
       }
     }
     if (this.#stopped) return;
@@ -112,13 +126,13 @@ export class LeaderLease {
     this.#timer.unref();
   }
 
-  #set(leading: boolean): void {
+  #set(leading: boolean, why: LeadershipChange): void {
     if (leading === this.#leading) return;
     this.#leading = leading;
     this.#options.logger.info(
       { instanceId: this.#options.instanceId, leading },
       'call-control lease changed',
     );
-    for (const listener of this.#listeners) listener(leading);
+    for (const listener of this.#listeners) listener(leading, why);
   }
 }

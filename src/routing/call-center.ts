@@ -166,6 +166,15 @@ export class CallCenter {
   }
 
   /**
+   * This instance stands down with Redis away: no instance can re-adopt its waiting callers, so
+   * each goes to the dialplan's fallback (every call taker's phone rings) before the events socket
+   * closes. Connected calls stay as they are: a person is on the line.
+   */
+  async handOffWaiting(): Promise<void> {
+    await Promise.allSettled([...this.#sessions.values()].map((session) => session.handOff('stood-down')));
+  }
+
+  /**
    * This instance no longer owns call control (another holds the lease): drop the sessions
    * without touching the calls, which the new owner re-adopts from Redis.
    */

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { AriChannel, AriEvent, StasisStartEvent } from '../ari/ari-models.ts';
-import { type AriPort, isAriError } from '../ari/ari-port.ts';
+import { type AriPort, type DialplanTarget, isAriError } from '../ari/ari-port.ts';
 import type { Clock } from '../clock.ts';
 import type { Agency } from '../config.ts';
 import type { Logger } from '../logger.ts';
@@ -9,6 +9,7 @@ import type { DeskEvent } from '../queues/desk-events.ts';
 import type { SupervisorNotice } from '../queues/supervisor-notices.ts';
 import type { CallRecordingHooks, RecordedCall } from '../recording/call-recording-hooks.ts';
 import type { CallRecordSink, Disposition, ScreeningOutcome } from '../records/call-record.ts';
+import { withTimeout } from '../with-timeout.ts';
 import { type AgencyLeg, type CallSnapshot, type Offer, serializeSnapshot } from './call-snapshot.ts';
 import { assertTransition, type CallState } from './call-state.ts';
 import { type CallerIdentity, normalizeCallerId } from './caller-id.ts';
@@ -25,6 +26,8 @@ export interface CallSettings {
   announcement: { media: readonly string[]; intervalSeconds: number; withPosition: boolean };
   /** Where a call goes when no taker is logged in or it waited `afterSeconds` (target null: nowhere). */
   overflow: { target: string | null; afterSeconds: number };
+  /** The dialplan's fallback (every taker's phone rings): a caller siaga112 cannot queue goes there. */
+  fallback: DialplanTarget;
   /** The agency directory a taker dials into a call from, and how long an agency may ring. */
   agencies: readonly Agency[];
   agencyRingSeconds: number;
@@ -101,6 +104,8 @@ const OVERFLOW_RETRY_MS = 60_000;
 /** How long past Asterisk's own ring timeout we wait for its verdict before ending the offer. */
 const RING_GUARD_MS = 5000;
 const FLUSH_RETRY_MS = 1000;
+/** A queue request unanswered this long means Redis is away: the caller goes to the fallback. */
+const QUEUE_TIMEOUT_MS = 2000;
 
 /** Prefix of the channel ids we give taker legs, so an orphaned one is recognizable. */
 export const OFFER_CHANNEL_PREFIX = 'siaga112-offer-';
@@ -161,6 +166,8 @@ export class CallSession {
   #detached = false;
   #forgotten = false;
   #flushing: Promise<void> = Promise.resolve();
+  /** Sent to the dialplan's fallback: its leaving Stasis ends the call here, unanswered by us. */
+  #handedOff = false;
 
   private constructor(ctx: CallSessionContext, snapshot: CallSnapshot) {
     this.#ctx = ctx;
@@ -276,6 +283,32 @@ export class CallSession {
     for (const leg of snapshot.agencies) ctx.claimChannel(leg.channelId, session);
     session.#log('adopted', { state: snapshot.state });
     return session;
+  }
+
+  /**
+   * siaga112 cannot keep this waiting caller (Redis away, or this instance stands down with
+   * nobody to take over): the dialplan's fallback rings every call taker's phone. The record
+   * says so when it can be written; a write that fails is retried and never holds the caller.
+   */
+  async handOff(reason: 'queue-error' | 'snapshot-error' | 'stood-down'): Promise<void> {
+    if (!this.#waiting() || this.#handedOff) return;
+    // Set first: the caller's StasisEnd can arrive before the request's reply.
+    this.#handedOff = true;
+    const target = this.#ctx.settings.fallback;
+    try {
+      await this.#ctx.ari.continueInDialplan(this.#snapshot.callerChannelId, target);
+    } catch (error) {
+      this.#handedOff = false;
+      // Gone already: the caller hung up, and that ends the call.
+      if (isAriError(error, 'not-found') || isAriError(error, 'not-in-stasis')) return;
+      this.#ctx.logger.error(
+        { err: error, callId: this.callId },
+        'could not hand the caller to the dialplan fallback',
+      );
+      return;
+    }
+    this.#ctx.logger.warn({ callId: this.callId, reason }, 'caller handed to the dialplan fallback');
+    await this.#end('system', { reason: 'fallback', cause: reason, target: fallbackText(target) });
   }
 
   /** Stops every timer of this call without touching it: another instance carries on. */
@@ -675,11 +708,13 @@ export class CallSession {
 
   async #enqueue(options: { assign?: boolean } = {}): Promise<void> {
     try {
-      const assignment = await this.#ctx.queue.enqueue(
-        this.callId,
-        this.#snapshot.place,
-        serializeSnapshot(this.#snapshot),
-        { assign: (options.assign ?? true) && this.#ctx.mayAssign() },
+      // Bounded: with Redis unreachable ioredis can wait forever, and the caller with it.
+      const assignment = await withTimeout(
+        this.#ctx.queue.enqueue(this.callId, this.#snapshot.place, serializeSnapshot(this.#snapshot), {
+          assign: (options.assign ?? true) && this.#ctx.mayAssign(),
+        }),
+        QUEUE_TIMEOUT_MS,
+        () => new Error(`queueing took longer than ${QUEUE_TIMEOUT_MS} ms`),
       );
       if (!assignment) return;
       if (assignment.callId === this.callId) this.offer(assignment);
@@ -687,6 +722,7 @@ export class CallSession {
     } catch (error) {
       this.#ctx.logger.error({ err: error, callId: this.callId }, 'could not queue the call');
       this.#log('queue-error', { message: error instanceof Error ? error.message : String(error) });
+      await this.handOff('queue-error');
     }
   }
 
@@ -1156,7 +1192,8 @@ export class CallSession {
 
   #channelLeft(channelId: string, cause: number | undefined): void {
     const { callerChannelId, takerChannelId, offer } = this.#snapshot;
-    if (channelId === callerChannelId) void this.#end('caller', { cause });
+    if (channelId === callerChannelId && this.#handedOff) void this.#end('system', { reason: 'fallback' });
+    else if (channelId === callerChannelId) void this.#end('caller', { cause });
     else if (this.#agencyLeg(channelId)) void this.#agencyGone(channelId, cause, undefined);
     else if (channelId === takerChannelId && this.state === 'connected') {
       // With an agency on the line, the taker hanging up hands the caller over to it.
@@ -1182,7 +1219,7 @@ export class CallSession {
     const record = snapshot.record;
     const disposition: Disposition = record.connectedAt
       ? 'connected'
-      : snapshot.overflowTarget
+      : snapshot.overflowTarget || this.#handedOff
         ? 'overflowed'
         : previous === 'releasing'
           ? 'released'
@@ -1229,7 +1266,9 @@ export class CallSession {
       const recorded = this.#ctx.recording?.beforeBridgeDestroyed(this.#recorded) ?? Promise.resolve();
       cleanup.push(recorded.then(() => this.#ignoreGone(ari.destroyBridge(bridgeId))));
     }
-    if (endedBy !== 'caller') cleanup.push(this.#ignoreGone(ari.hangup(snapshot.callerChannelId)));
+    // A caller handed to the fallback is the dialplan's now: a hangup would cut them off there.
+    if (endedBy !== 'caller' && !this.#handedOff)
+      cleanup.push(this.#ignoreGone(ari.hangup(snapshot.callerChannelId)));
     await Promise.allSettled(cleanup);
 
     await this.#flushNow();
@@ -1360,6 +1399,8 @@ export class CallSession {
     if (this.state === 'ended' || this.#detached) return;
     this.#ctx.queue.saveSnapshot(this.callId, serializeSnapshot(this.#snapshot)).catch((error: unknown) => {
       this.#ctx.logger.warn({ err: error, callId: this.callId }, 'could not save the call snapshot');
+      // A waiting call no instance could re-adopt must not stay in Stasis on this one alone.
+      void this.handOff('snapshot-error');
     });
   }
 
@@ -1372,6 +1413,10 @@ export class CallSession {
       this.#ctx.logger.warn({ err: error, callId: this.callId }, 'ARI request failed');
     }
   }
+}
+
+function fallbackText(target: DialplanTarget): string {
+  return `${target.context},${target.extension},${target.priority}`;
 }
 
 function offerChannelId(callId: string, attempt: number): string {
