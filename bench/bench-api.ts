@@ -21,8 +21,10 @@ export interface StageRun {
   readonly steps: readonly { readonly rate: number; readonly durationMs: number }[];
   /** A caller not bridged to a taker by then hangs up. */
   readonly patienceMs: number;
-  /** Ramp: stop placing calls once a step's arrival → offer p99 exceeds this; null: run every step. */
-  readonly saturationMs: number | null;
+  /** A step whose arrival → offer p99 exceeds this (or that lost a call) is saturated. */
+  readonly saturationMs: number;
+  /** Ramp: stop placing calls once a step is saturated. */
+  readonly stopWhenSaturated: boolean;
   /** How long after a step ends its offers are judged (calls still waiting count as too slow). */
   readonly evaluateAfterMs: number;
   /** How long to wait for the stage's calls to end after the last arrival. */

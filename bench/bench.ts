@@ -29,6 +29,8 @@ import { createStageRunner, FLOOR_APP, MEMORY_DELAY_MS, type Probe, type StagePl
 import { evaluateTargets, targetsTable } from './targets.ts';
 
 const options = parseBenchOptions(process.argv.slice(2));
+/** Each app's CPU use with no calls is measured this long, to tell per-call CPU from idle CPU. */
+const IDLE_MS = options.quick ? 2000 : 5000;
 const startedAtMs = performance.now();
 const log = (message: string) =>
   process.stderr.write(
@@ -78,7 +80,7 @@ async function main(): Promise<void> {
   const endpoints = Array.from({ length: options.takers }, (_, i) => `PJSIP/taker${i + 1}`);
   log(`emulator at ${url} with ${options.takers} taker phones`);
 
-  const { runStage, warmUp } = createStageRunner({ traffic, options, log });
+  const { runStage, warmUp, measureIdle } = createStageRunner({ traffic, options, log });
   const siagaContext: SiagaContext = {
     services,
     options,
@@ -92,10 +94,10 @@ async function main(): Promise<void> {
   };
   const startSiaga = (count: number, label: string) => startSiagaProcesses(siagaContext, count, label);
   /** A siaga112 stage, CPU-profiled on its own with --profile. */
-  const siagaStage = async (siaga: SiagaRun, stage: string, plan: StagePlan) => {
+  const siagaStage = async (siaga: SiagaRun, stage: string, plan: StagePlan, idle: Map<string, number>) => {
     await siaga.profile('start');
     try {
-      return await runStage(stage, 'siaga112', plan, siaga.probes, siaga.watch);
+      return await runStage(stage, 'siaga112', plan, siaga.probes, siaga.watch, idle);
     } finally {
       await siaga.profile('stop', stage);
     }
@@ -104,7 +106,7 @@ async function main(): Promise<void> {
   const stages: StageReport[] = [];
   const steady = {
     steps: [{ rate: options.rate, durationMs: options.steadySeconds * 1000 }],
-    saturationMs: null,
+    stopWhenSaturated: false,
   };
   /** Geometric steps from `from` up to the ramp's top rate; the traffic stops at saturation. */
   const ramp = (from: number) => {
@@ -116,7 +118,7 @@ async function main(): Promise<void> {
     ) {
       steps.push({ rate, durationMs: options.rampStepSeconds * 1000 });
     }
-    return { steps, saturationMs: options.saturationMs };
+    return { steps, stopWhenSaturated: true };
   };
 
   // A stage that fails (an overloaded emulator that never answers) ends the run, but what was
@@ -129,27 +131,29 @@ async function main(): Promise<void> {
       await floor.request('start', { url, username: ARI_USER, password, app: FLOOR_APP, endpoints });
       const probe: Probe = { label: 'floor', sample: (gc) => floor.request('sample', { gc }) };
       await warmUp('floor');
-      stages.push(await runStage('floor', 'floor', steady, [probe], null));
+      const floorIdle = await measureIdle([probe], IDLE_MS);
+      stages.push(await runStage('floor', 'floor', steady, [probe], null, floorIdle));
       await stopChild(floor, log);
     }
     if (['steady', 'hold', 'ramp', 'surge'].some((stage) => options.stages.has(stage as StageName))) {
       const siaga = await startSiaga(1, 'one');
       await warmUp('siaga112');
+      const idle = await measureIdle(siaga.probes, IDLE_MS);
       if (options.stages.has('steady')) {
-        stages.push(await siagaStage(siaga, 'steady', steady));
+        stages.push(await siagaStage(siaga, 'steady', steady, idle));
       }
       if (options.stages.has('hold')) {
         // Memory per call: calls pile up at the steady rate, all held until memory is sampled.
         const quarter = { rate: options.rate, durationMs: (options.holdCalls / options.rate / 4) * 1000 };
         const hold = {
           steps: [quarter, quarter, quarter, quarter],
-          saturationMs: null,
+          stopWhenSaturated: false,
           holdMs: MEMORY_DELAY_MS + 4000,
         };
-        stages.push(await siagaStage(siaga, 'hold', hold));
+        stages.push(await siagaStage(siaga, 'hold', hold, idle));
       }
       if (options.stages.has('ramp')) {
-        stages.push(await siagaStage(siaga, 'ramp', ramp(options.rampFrom)));
+        stages.push(await siagaStage(siaga, 'ramp', ramp(options.rampFrom), idle));
       }
       if (options.stages.has('surge')) {
         const surge = {
@@ -158,23 +162,24 @@ async function main(): Promise<void> {
             { rate: options.rate * options.surgeFactor, durationMs: options.surgeSeconds * 1000 },
             { rate: options.rate, durationMs: options.quick ? 2000 : 10_000 },
           ],
-          saturationMs: null,
+          stopWhenSaturated: false,
         };
-        stages.push(await siagaStage(siaga, 'surge', surge));
+        stages.push(await siagaStage(siaga, 'surge', surge, idle));
       }
       await siaga.stop();
     }
     if (options.stages.has('scaleout')) {
       const pair = await startSiaga(2, 'two');
       await warmUp('siaga112');
-      stages.push(await siagaStage(pair, 'scaleout', steady));
+      const pairIdle = await measureIdle(pair.probes, IDLE_MS);
+      stages.push(await siagaStage(pair, 'scaleout', steady, pairIdle));
       // Start the pair's ramp two steps below where one process saturated: the interesting part.
       if (!options.quick) {
         const single = stages.find((s) => s.stage === 'ramp');
         const saturatedAt = single?.steps.findIndex((step) => step.saturated) ?? -1;
         const from =
           single && saturatedAt >= 0 ? single.steps[Math.max(0, saturatedAt - 2)]!.rate : options.rampFrom;
-        stages.push(await siagaStage(pair, 'scaleout-ramp', ramp(from)));
+        stages.push(await siagaStage(pair, 'scaleout-ramp', ramp(from), pairIdle));
       }
       await pair.stop();
     }

@@ -12,6 +12,8 @@ export interface ProcessFigures {
   readonly label: string;
   /** CPU time per new call of the step, ms (single-step stages: until every record is in). */
   readonly cpuMsPerCall: number | null;
+  /** The same, less what the process burns idle (timers, polling) over that time. */
+  readonly cpuMsPerCallNet: number | null;
   /** Share of one core used during the step's arrivals. */
   readonly cpuPercent: number | null;
   readonly loopDelayP99Ms: number | null;
@@ -93,6 +95,8 @@ export interface StageReport {
   readonly backlogDrainedMs: number | null;
   /** When it never got there: calls and record updates siaga112 still held (records late, maybe lost). */
   readonly backlogLeft: number;
+  /** Each process's CPU use with no calls (% of a core), measured after the warm-up. */
+  readonly idleCpuPercent: Record<string, number>;
   /** Warnings and errors siaga112 logged during the stage, by level and message. */
   readonly serviceLog: Record<string, number>;
 }
@@ -111,6 +115,8 @@ export interface StepInputs {
   readonly processes: readonly ProcessTrace[];
   /** The stage has one step: its CPU is counted to the end (calls ending, records written). */
   readonly wholeStage: boolean;
+  /** Each process's CPU use with no calls, % of a core, by label (measured after the warm-up). */
+  readonly idleCpuPercent: ReadonlyMap<string, number>;
   readonly index: number;
   readonly committed: ReadonlyMap<string, CommittedRecord> | null;
   /** How long a connected call holds (taker's answer delay + talk time), ms. */
@@ -132,6 +138,15 @@ export function stepReport(inputs: StepInputs): StepReport {
     return {
       label: trace.label,
       cpuMsPerCall: traffic.placed > 0 ? round((to.cpuUs - from.cpuUs) / 1000 / traffic.placed, 3) : null,
+      cpuMsPerCallNet:
+        traffic.placed > 0
+          ? round(
+              ((to.cpuUs - from.cpuUs) / 1000 -
+                ((inputs.idleCpuPercent.get(trace.label) ?? 0) / 100) * (to.at - from.at)) /
+                traffic.placed,
+              3,
+            )
+          : null,
       // Samples answered late by a blocked process can fall close together: no figure then.
       cpuPercent:
         arrivalsEnd.at - from.at >= 1000
@@ -254,7 +269,7 @@ const stepName = (stage: StageReport, index: number) =>
 export function throughputTable(stages: readonly StageReport[]): string {
   const rows = stages.flatMap((stage) =>
     stage.steps.map((step, index) => {
-      const cpu = step.processes.map((p) => cell(p.cpuMsPerCall, 2)).join('+');
+      const cpu = step.processes.map((p) => cell(p.cpuMsPerCallNet, 2)).join('+');
       const busy = step.processes.map((p) => cell(p.cpuPercent, 0)).join('+');
       const loop = step.processes.map((p) => cell(p.loopDelayP99Ms, 1)).join('+');
       const { lost, fallback, doubleOffers, unrecorded, abandoned } = step.losses;
@@ -286,7 +301,7 @@ export function throughputTable(stages: readonly StageReport[]): string {
       'peak calls',
       'records/s',
       'rec lag p99 ms',
-      'CPU ms/call',
+      'CPU ms/call (net)',
       'CPU %',
       'emu CPU %',
       'loop p99 ms',

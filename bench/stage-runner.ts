@@ -34,7 +34,7 @@ export interface Probe {
 }
 
 /** A stage's traffic; `holdMs`: takers keep every call until memory is sampled (see StageRun). */
-export type StagePlan = Pick<StageRun, 'steps' | 'saturationMs'> & { holdMs?: number };
+export type StagePlan = Pick<StageRun, 'steps' | 'stopWhenSaturated'> & { holdMs?: number };
 
 export interface StageRunnerContext {
   readonly traffic: ChildClient<TrafficApi, TrafficNotices>;
@@ -54,6 +54,7 @@ export function createStageRunner(context: StageRunnerContext) {
     run: StagePlan,
     probes: Probe[],
     watch: RecordWatch | null,
+    idleCpuPercent: ReadonlyMap<string, number> = new Map(),
   ): Promise<StageReport> {
     const rates = run.steps.map((s) => s.rate).join(',');
     log(`${stage} (${app}, ${probes.length} process${probes.length > 1 ? 'es' : ''}): ${rates} calls/s`);
@@ -84,7 +85,8 @@ export function createStageRunner(context: StageRunnerContext) {
         app: app === 'floor' ? FLOOR_APP : 'siaga112',
         steps: run.steps,
         patienceMs: options.patienceMs,
-        saturationMs: run.saturationMs,
+        saturationMs: options.saturationMs,
+        stopWhenSaturated: run.stopWhenSaturated,
         evaluateAfterMs: 2000,
         drainTimeoutMs,
         holdMs: run.holdMs ?? null,
@@ -170,6 +172,7 @@ export function createStageRunner(context: StageRunnerContext) {
           index,
           processes: traces,
           wholeStage: result.steps.length === 1,
+          idleCpuPercent,
           committed: watch?.committed ?? null,
           holdMs: options.answerDelayMs + options.talkMs,
           unrecorded,
@@ -193,6 +196,7 @@ export function createStageRunner(context: StageRunnerContext) {
       drained: result.drained,
       backlogDrainedMs,
       backlogLeft,
+      idleCpuPercent: Object.fromEntries(idleCpuPercent),
       serviceLog,
     };
     for (const [index, step] of report.steps.entries()) {
@@ -217,7 +221,8 @@ export function createStageRunner(context: StageRunnerContext) {
         app: app === 'floor' ? FLOOR_APP : 'siaga112',
         steps: [{ rate: options.rate, durationMs: options.warmupSeconds * 1000 }],
         patienceMs: options.patienceMs,
-        saturationMs: null,
+        saturationMs: options.saturationMs,
+        stopWhenSaturated: false,
         evaluateAfterMs: 2000,
         drainTimeoutMs,
         holdMs: null,
@@ -227,5 +232,19 @@ export function createStageRunner(context: StageRunnerContext) {
     await delay(2000); // the last records land
   }
 
-  return { runStage, warmUp };
+  /** Each process's CPU use with no calls at all, % of a core, over `ms`. */
+  async function measureIdle(probes: readonly Probe[], ms: number): Promise<Map<string, number>> {
+    const before = await Promise.all(probes.map((p) => p.sample(false)));
+    await delay(ms);
+    const after = await Promise.all(probes.map((p) => p.sample(false)));
+    const idle = new Map<string, number>();
+    probes.forEach((probe, i) => {
+      const cpuUs = after[i]!.cpuUs - before[i]!.cpuUs;
+      idle.set(probe.label, Math.round((cpuUs / 10 / (after[i]!.at - before[i]!.at)) * 10) / 10);
+    });
+    log(`  idle CPU: ${[...idle].map(([label, pct]) => `${label} ${pct}%`).join(', ')}`);
+    return idle;
+  }
+
+  return { runStage, warmUp, measureIdle };
 }

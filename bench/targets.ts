@@ -98,8 +98,8 @@ export function evaluateTargets(stages: readonly StageReport[], options: BenchOp
     reached:
       pairStages.length === 0
         ? 'not measured'
-        : `${one && two ? `${(two / one).toFixed(2)}×` : '?'} (highest ramp step kept up with below saturation: ` +
-          `${two ?? 'none'} vs ${one ?? 'none'} calls/s)${steadyNote}; ${doubles} calls offered twice`,
+        : `${one && two ? `${(two / one).toFixed(2)}×` : '?'} (highest ramp step below saturation: two ` +
+          `processes ${two ?? 'none'}, one ${one ?? 'none'} calls/s)${steadyNote}; ${doubles} calls offered twice`,
     met: one && two ? two / one >= 1.7 : null,
   });
   return results;

@@ -276,11 +276,10 @@ async function runStage(run: StageRun): Promise<StageTraffic> {
       live,
       last: stopped || index === run.steps.length - 1,
     });
-    const bound = run.saturationMs;
     evaluations.push(
       setTimeout(() => {
-        step.saturated = isSaturated(step, bound ?? Infinity);
-        if (step.saturated && bound !== null) stopped = true;
+        step.saturated = isSaturated(step, run.saturationMs);
+        if (step.saturated && run.stopWhenSaturated) stopped = true;
       }, run.evaluateAfterMs),
     );
   }
@@ -335,7 +334,7 @@ async function runStage(run: StageRun): Promise<StageTraffic> {
       abandoned: step.traces.filter((t) => t.outcome === 'abandoned').length,
       peakLive: step.peakLive,
       minIdleTakers: step.minIdleTakers,
-      saturated: step.saturated || isSaturated(step, run.saturationMs ?? Infinity),
+      saturated: step.saturated || isSaturated(step, run.saturationMs),
       callerChannelIds: step.traces.map((t) => t.channelId),
       emulatorCpuUs: step.cpuUs,
     };
