@@ -68,7 +68,11 @@ export function startRecordingJobs(options: {
   connection: ConnectionOptions;
   prefix: string;
   handlers: RecordingJobHandlers;
-  logger: { error(fields: object, message: string): void; warn(fields: object, message: string): void };
+  logger: {
+    error(fields: object, message: string): void;
+    warn(fields: object, message: string): void;
+    debug(fields: object, message: string): void;
+  };
 }): RecordingJobQueue {
   const { logger, handlers } = options;
   const queue = new Queue(RECORDINGS_QUEUE, { connection: options.connection, prefix: options.prefix });
@@ -99,9 +103,13 @@ export function startRecordingJobs(options: {
     },
   );
   worker.on('error', (err) => logger.error({ err }, 'recording worker: redis error'));
-  worker.on('failed', (job, err) =>
-    logger.warn({ err, job: job?.name, jobId: job?.id }, 'recording job failed; retried'),
-  );
+  worker.on('failed', (job, err) => {
+    const fields = { err, job: job?.name, jobId: job?.id };
+    // Expected while a service starts or a call is young: the schema is still being migrated, or
+    // the call's own row is still on its way through the record writer. The retry settles it.
+    if (isNotYet(err)) logger.debug(fields, 'recording job early; retried');
+    else logger.warn(fields, 'recording job failed; retried');
+  });
   return {
     async add(name, data, delayMs = 0) {
       await queue.add(name, data, { ...common, jobId: jobId(name, data), delay: Math.max(0, delayMs) });
@@ -125,3 +133,9 @@ export function startRecordingJobs(options: {
 }
 
 export const PURGE_EVERY_MS = DAY_MS;
+
+/** 42P01: a table not migrated yet; 23503: the call's row (a foreign key) not written yet. */
+function isNotYet(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  return code === '42P01' || code === '23503';
+}
