@@ -23,7 +23,7 @@ export interface StageRun {
   readonly patienceMs: number;
   /** A step whose arrival → offer p99 exceeds this (or that lost a call) is saturated. */
   readonly saturationMs: number;
-  /** Ramp: stop placing calls once a step is saturated. */
+  /** Ramp: stop placing calls once two steps in a row are saturated. */
   readonly stopWhenSaturated: boolean;
   /** How long after a step ends its offers are judged (calls still waiting count as too slow). */
   readonly evaluateAfterMs: number;

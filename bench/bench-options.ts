@@ -44,12 +44,13 @@ const HELP = `npm run bench [-- options]
   --quick                 about a minute: short stages, 2 s talk time, no two-process ramp
   --stages LIST           of ${STAGES.join(',')} (default: all)
   --rate N                steady new calls per second (default 20)
-  --steady S              seconds of the steady stages (default 30; quick 5)
-  --hold N                memory: N calls placed at the rate and held together (default 600; quick 60)
+  --steady S              seconds of the steady stages (default 25; quick 5)
+  --hold N                memory: N calls placed at the rate and held together (default 400; quick 60)
   --warmup S              unreported calls before each app's first stage (default 5; quick 1)
   --ramp-from N --ramp-factor F --ramp-step-seconds S --ramp-max N
                           ramp to saturation: from N calls/s (default: half the rate), × F (1.25) every
-                          S seconds (8; quick 2) up to N (400; quick 200); it stops once saturated
+                          S seconds (8; quick 2) up to N (400; quick 200); it stops after two
+                          saturated steps in a row
   --surge-factor F        surge = F × rate (default 10)
   --surge S               seconds of the surge (default 60; quick 3)
   --talk S                talk time per call, seconds (default 10; quick 2)
@@ -126,8 +127,8 @@ export function parseBenchOptions(argv: readonly string[]): BenchOptions {
     quick,
     stages,
     rate,
-    steadySeconds: number('steady', values.steady, quick ? 5 : 30, 1),
-    holdCalls: number('hold', values.hold, quick ? 60 : 600, 1),
+    steadySeconds: number('steady', values.steady, quick ? 5 : 25, 1),
+    holdCalls: number('hold', values.hold, quick ? 60 : 400, 1),
     warmupSeconds: number('warmup', values.warmup, quick ? 1 : 5),
     rampFrom,
     rampFactor,

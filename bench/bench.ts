@@ -176,7 +176,8 @@ async function main(): Promise<void> {
       // Start the pair's ramp two steps below where one process saturated: the interesting part.
       if (!options.quick) {
         const single = stages.find((s) => s.stage === 'ramp');
-        const saturatedAt = single?.steps.findIndex((step) => step.saturated) ?? -1;
+        const saturatedAt =
+          single?.steps.findIndex((step, i) => step.saturated && single.steps[i + 1]?.saturated) ?? -1;
         const from =
           single && saturatedAt >= 0 ? single.steps[Math.max(0, saturatedAt - 2)]!.rate : options.rampFrom;
         stages.push(await siagaStage(pair, 'scaleout-ramp', ramp(from), pairIdle));

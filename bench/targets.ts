@@ -76,9 +76,13 @@ export function evaluateTargets(stages: readonly StageReport[], options: BenchOp
     met: judged ? (judged.rssKbPerCall ?? Infinity) <= 30 : null,
   });
 
-  // Capacity: the highest ramp step kept up with below saturation, one process against two.
+  // Capacity: the highest ramp step kept up with below saturation, before the saturation point
+  // (the first of two saturated steps in a row), one process against two.
   const capacity = (name: string) => {
-    const rates = (stages.find((s) => s.stage === name)?.steps ?? [])
+    const steps = stages.find((s) => s.stage === name)?.steps ?? [];
+    const point = steps.findIndex((step, i) => step.saturated && steps[i + 1]?.saturated);
+    const rates = steps
+      .slice(0, point >= 0 ? point : steps.length)
       .filter((step) => !step.saturated && keptUp(step))
       .map((step) => step.newCallsPerSecond);
     return rates.length > 0 ? Math.max(...rates) : null;

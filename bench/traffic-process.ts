@@ -279,7 +279,9 @@ async function runStage(run: StageRun): Promise<StageTraffic> {
     evaluations.push(
       setTimeout(() => {
         step.saturated = isSaturated(step, run.saturationMs);
-        if (step.saturated && run.stopWhenSaturated) stopped = true;
+        // One slow step can be a neighbour's burst on a shared machine; two in a row is the app.
+        const previous = steps[index - 1];
+        if (step.saturated && previous?.saturated && run.stopWhenSaturated) stopped = true;
       }, run.evaluateAfterMs),
     );
   }
