@@ -22,6 +22,9 @@ export const MEMORY_DELAY_MS = 1000;
 const RECORD_WAIT_MS = 60_000;
 const DRAIN_IDLE_MS = 20_000;
 const RECORD_IDLE_MS = 3_000;
+/** Before a stage, processes go back to within this many points of their idle CPU (bounded). */
+const SETTLE_MARGIN_PERCENT = 5;
+const SETTLE_MAX_MS = 30_000;
 
 /** One process under measurement, as the stage runner asks it. */
 export interface Probe {
@@ -58,6 +61,7 @@ export function createStageRunner(context: StageRunnerContext) {
   ): Promise<StageReport> {
     const rates = run.steps.map((s) => s.rate).join(',');
     log(`${stage} (${app}, ${probes.length} process${probes.length > 1 ? 'es' : ''}): ${rates} calls/s`);
+    await settle(probes, idleCpuPercent);
     const rowsBefore = watch ? await watch.rowCounts() : null;
     const stageStart = epochNow();
     const start = await Promise.all(probes.map((p) => p.sample(true)));
@@ -232,8 +236,33 @@ export function createStageRunner(context: StageRunnerContext) {
     await delay(2000); // the last records land
   }
 
-  /** Each process's CPU use with no calls at all, % of a core, over `ms`. */
+  /**
+   * Waits (at most SETTLE_MAX_MS) until every process is back near its idle CPU for two seconds
+   * in a row: work left from the previous stage (recordings being kept, retries) must not be
+   * measured as this stage's.
+   */
+  async function settle(probes: readonly Probe[], idle: ReadonlyMap<string, number>): Promise<void> {
+    if (idle.size === 0) return;
+    const started = performance.now();
+    let quiet = 0;
+    let previous = await Promise.all(probes.map((p) => p.sample(false)));
+    while (quiet < 2 && performance.now() - started < SETTLE_MAX_MS) {
+      await delay(1000);
+      const now = await Promise.all(probes.map((p) => p.sample(false)));
+      const calm = probes.every((probe, i) => {
+        const busy = (now[i]!.cpuUs - previous[i]!.cpuUs) / 10 / (now[i]!.at - previous[i]!.at);
+        return busy <= (idle.get(probe.label) ?? 0) + SETTLE_MARGIN_PERCENT;
+      });
+      quiet = calm ? quiet + 1 : 0;
+      previous = now;
+    }
+    if (quiet < 2) log(`  still busy after ${SETTLE_MAX_MS / 1000} s; starting anyway`);
+  }
+
+  /** Each process's CPU use with no calls at all, % of a core, over `ms` (after as long a pause). */
   async function measureIdle(probes: readonly Probe[], ms: number): Promise<Map<string, number>> {
+    // The warm-up's last calls leave work behind (records, recordings being kept, retries).
+    await delay(ms);
     const before = await Promise.all(probes.map((p) => p.sample(false)));
     await delay(ms);
     const after = await Promise.all(probes.map((p) => p.sample(false)));
