@@ -70,7 +70,20 @@ const owner = (id: number): string => {
   return '(no package frame)';
 };
 
+/** The package or source folder of the nearest such frame at or above the sample. */
+const responsible = (id: number): string => {
+  for (let at: number | undefined = id; at !== undefined; at = parent.get(at)) {
+    const frame = byId.get(at)!;
+    if (/node_modules|\/src\/|\/bench\//.test(frame.callFrame.url)) {
+      return area(frame.callFrame.url, frame.callFrame.functionName);
+    }
+  }
+  const leaf = byId.get(id)!.callFrame;
+  return leaf.url === '' ? `(${leaf.functionName || 'native'})` : 'node (no package on the stack)';
+};
+
 const areas = new Map<string, number>();
+const charged = new Map<string, number>();
 const owners = new Map<string, number>();
 const functions = new Map<string, number>();
 const inclusive = new Map<string, number>();
@@ -79,6 +92,7 @@ for (const [id, us] of selfUs) {
   if (node.callFrame.functionName === '(idle)') continue;
   add(areas, area(node.callFrame.url, node.callFrame.functionName), us);
   add(functions, label(node), us);
+  add(charged, responsible(id), us);
   if (node.callFrame.url === '' || node.callFrame.url.startsWith('node:')) add(owners, owner(id), us);
   // Charge the sample to every distinct siaga112 function on its stack.
   const seen = new Set<string>();
@@ -104,6 +118,7 @@ process.stdout.write(
   `${file}: ${(total / 1e6).toFixed(1)} s profiled, ${(busy / 1e6).toFixed(1)} s busy (percentages of busy)\n`,
 );
 print('self time by package / folder', areas);
+print('time by package / folder, native and Node work charged to the nearest one asking for it', charged);
 print('self time by function', functions);
 print('native and Node-internal self time, by the package or source frame that asked for it', owners);
 print('total time of siaga112 functions (self + callees)', inclusive);
