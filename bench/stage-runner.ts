@@ -24,7 +24,7 @@ const DRAIN_IDLE_MS = 20_000;
 const RECORD_IDLE_MS = 3_000;
 /** Before a stage, processes go back to within this many points of their idle CPU (bounded). */
 const SETTLE_MARGIN_PERCENT = 5;
-const SETTLE_MAX_MS = 30_000;
+const SETTLE_MAX_MS = 15_000;
 
 /** One process under measurement, as the stage runner asks it. */
 export interface Probe {
