@@ -37,7 +37,9 @@ const log = (message: string) =>
     `[bench ${((performance.now() - startedAtMs) / 1000).toFixed(0).padStart(3)} s] ${message}\n`,
   );
 
-// Whatever happens (a failure, Ctrl-C), children stop and databases and Redis keys go.
+// Whatever happens (a failure, Ctrl-C, a reader of our output going away), children stop and
+// databases and Redis keys go.
+for (const stream of [process.stdout, process.stderr]) stream.on('error', () => {});
 const cleanups: Array<() => Promise<unknown>> = [];
 let cleaning: Promise<void> | undefined;
 function cleanUp(): Promise<void> {
