@@ -1,4 +1,4 @@
-/** The benchmark's flags, parsed once; `--quick` gives a run of about a minute. */
+/** The benchmark's flags, parsed once; `--quick` gives a run of under two minutes. */
 import { parseArgs } from 'node:util';
 
 export const STAGES = ['floor', 'steady', 'hold', 'ramp', 'surge', 'scaleout'] as const;
@@ -41,7 +41,7 @@ export interface BenchOptions {
 
 const HELP = `npm run bench [-- options]
 
-  --quick                 about a minute: short stages, 2 s talk time, no two-process ramp
+  --quick                 under two minutes: short stages, 2 s talk time, no two-process ramp
   --stages LIST           of ${STAGES.join(',')} (default: all)
   --rate N                steady new calls per second (default 20)
   --steady S              seconds of the steady stages (default 25; quick 5)

@@ -30,7 +30,7 @@ import { evaluateTargets, targetsTable } from './targets.ts';
 
 const options = parseBenchOptions(process.argv.slice(2));
 /** Each app's CPU use with no calls is measured this long, to tell per-call CPU from idle CPU. */
-const IDLE_MS = options.quick ? 2000 : 5000;
+const IDLE_MS = options.quick ? 1000 : 5000;
 const startedAtMs = performance.now();
 const log = (message: string) =>
   process.stderr.write(
@@ -150,7 +150,7 @@ async function main(): Promise<void> {
         const hold = {
           steps: [quarter, quarter, quarter, quarter],
           stopWhenSaturated: false,
-          holdMs: MEMORY_DELAY_MS + 4000,
+          holdMs: MEMORY_DELAY_MS + (options.quick ? 1000 : 4000),
         };
         stages.push(await siagaStage(siaga, 'hold', hold, idle));
       }

@@ -30,8 +30,6 @@ const PACE_MS = 5;
 const SAMPLE_MS = 250;
 /** A taker idle this long while a caller gave up means the app failed to offer (a loss). */
 const IDLE_TAKER_MS = 1000;
-/** Held calls (memory stage) end over this long once memory has been sampled (about 40/s). */
-const HOLD_RELEASE_MS = 15_000;
 /** Caller numbers: 0812 + 8 digits, unique for the whole run (screening sees every caller new). */
 const FIRST_NUMBER = 10_000_000;
 
@@ -289,14 +287,14 @@ async function runStage(run: StageRun): Promise<StageTraffic> {
   const all = steps.flatMap((s) => s.traces);
   if (run.holdMs !== null) {
     await new Promise((resolve) => setTimeout(resolve, run.holdMs ?? 0));
-    // The takers hang up spread out, not in one instant no real centre sees.
     const held = all.filter((trace) => trace.takerChannelId && !trace.ended);
     for (const [i, trace] of held.entries()) {
       setTimeout(
         () => {
           if (trace.takerChannelId && !trace.ended) emulator?.hangupChannel(trace.takerChannelId);
         },
-        (i * HOLD_RELEASE_MS) / held.length,
+        // Twice the rate they came at: quick enough, and not one instant no real centre sees.
+        (i * 1000) / (2 * (run.steps[0]?.rate ?? 1)),
       );
     }
     setTakerTalk(setup?.talkMs);
