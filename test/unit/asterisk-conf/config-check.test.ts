@@ -239,7 +239,9 @@ describe('the trunks', () => {
     const pjsip = installed.conf('pjsip.conf');
     for (const agency of config.calls.agencies) {
       const trunk = /^PJSIP\/[^@]+@(.+)$/.exec(agency.dial)?.[1];
-      expect(trunk && pjsipObject(pjsip, trunk, 'endpoint'), agency.dial).toBeTruthy();
+      // Each agency is dialled through a trunk (`PJSIP/<number>@<trunk>`) that pjsip.conf defines.
+      expect(trunk, agency.dial).toMatch(/^[a-z0-9_-]+$/);
+      expect(pjsipObject(pjsip, trunk ?? '', 'endpoint'), agency.dial).toBeDefined();
     }
   });
 });
