@@ -6,7 +6,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { operationKey } from './ari-spec.ts';
-import type { EmulatorCore } from './emulator-core.ts';
+import type { EmulatorCore, SlowOperation } from './emulator-core.ts';
 import { validateResponse } from './event-validator.ts';
 import type { EventsHub } from './events-socket.ts';
 import { createRequestContext, type HandlerResult, parseParameters, type SpecRouter } from './spec-router.ts';
@@ -138,12 +138,29 @@ async function handle(deps: AriHttpDeps, req: IncomingMessage, url: URL): Promis
       payload: { query: url.search, body: json },
     });
   }
+  const slow = takeSlowRequest(deps.core, operation);
+  if (slow?.hold === 'request') await holdFor(deps.core, slow.delayMs);
   const result = handler.handle(createRequestContext(deps.core, handler, parsed.values));
   const errors = validateResponse(deps.core.spec, op, result.status, result.body);
   if (errors.length > 0) {
     deps.core.recordViolation({ kind: 'response', where: operation, errors, payload: result.body });
   }
+  if (slow?.hold === 'reply') await holdFor(deps.core, slow.delayMs);
   return { ...result, operation };
+}
+
+/** Counts one request against the operation's slowdown, if it has one left. */
+function takeSlowRequest(core: EmulatorCore, operation: string): SlowOperation | undefined {
+  const slow = core.slowOperations.get(operation);
+  if (!slow) return undefined;
+  if (slow.count <= 1) core.slowOperations.delete(operation);
+  else core.slowOperations.set(operation, { ...slow, count: slow.count - 1 });
+  return slow;
+}
+
+/** A wait the emulator's stop() cuts short (the request is then never answered, as in a crash). */
+function holdFor(core: EmulatorCore, ms: number): Promise<void> {
+  return new Promise((resolve) => core.timers.set('slow-operations', ms, resolve));
 }
 
 function write(res: ServerResponse, reply: Reply): void {

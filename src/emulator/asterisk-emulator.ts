@@ -10,7 +10,7 @@ import type { AriBridge, AriChannel, AriPlayback } from '../ari/ari-models.ts';
 import { type AmiServer, startAmiServer } from './ami-server.ts';
 import { ariHandlers } from './ari-handlers.ts';
 import { createRequestListener, createUpgradeListener } from './ari-http.ts';
-import { defaultSpecDir, loadAriSpec } from './ari-spec.ts';
+import { defaultSpecDir, loadAriSpec, operationKey } from './ari-spec.ts';
 import { asteriskTimestamp } from './asterisk-format.ts';
 import { endChannel } from './channel-lifecycle.ts';
 import {
@@ -126,8 +126,21 @@ export interface AsteriskEmulator {
    * ANSWER, Up, StasisStart. False when no such channel is ringing.
    */
   pickUp(channelId: string): boolean;
+  /**
+   * Asterisk under load: the next `count` (default 1) requests of `operation` (`resource.nickname`,
+   * e.g. `channels.originateWithId`) wait `delayMs`. `hold: 'reply'`: each takes effect at once
+   * (an originate's channel exists and rings) and only its answer is late; `'request'`: each takes
+   * effect late, then is answered at once. What is answered is unchanged.
+   */
+  slowDown(operation: string, options: { delayMs: number; hold: 'request' | 'reply'; count?: number }): void;
   /** Closes every events WebSocket abruptly (network drop); channels stay in Stasis. */
   dropWebSockets(): void;
+  /**
+   * Test hook, not part of ARI: sends `frame` exactly as given (any text, or bytes as a binary
+   * frame; valid or not, duplicated, out of order) over the events WebSocket holding `app`, as a
+   * broken or hostile peer would. Nothing is validated or recorded. False when no socket holds `app`.
+   */
+  injectEventFrame(app: string, frame: string | Buffer): boolean;
   /** Closes every AMI connection abruptly (network drop). */
   dropAmiConnections(): void;
   /**
@@ -255,7 +268,14 @@ export async function startAsteriskEmulator(options: EmulatorOptions): Promise<A
       channel.pickUp();
       return true;
     },
+    slowDown(operation, { delayMs, hold, count = 1 }) {
+      if (!router.implemented.some((op) => operationKey(op) === operation)) {
+        throw new Error(`the emulator does not implement ${operation}`);
+      }
+      live.slowOperations.set(operation, { delayMs, hold, count });
+    },
     dropWebSockets: () => hub.dropAll(),
+    injectEventFrame: (app, frame) => hub.send(app, frame),
     dropAmiConnections: () => amiServer?.dropConnections(),
     restart({ downMs = 300 } = {}) {
       if (stopped) return Promise.reject(new Error('the emulator has stopped'));

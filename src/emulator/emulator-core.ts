@@ -168,6 +168,17 @@ export type TakerBehaviour =
   | { answer: 'reject'; cause?: number }
   | { answer: 'never' };
 
+/**
+ * Asterisk under load answering one operation late (`AsteriskEmulator.slowDown`): the next `count`
+ * requests of it wait `delayMs`, either before they take effect (`request`) or after, the effect
+ * being immediate and only the answer late (`reply`).
+ */
+export interface SlowOperation {
+  delayMs: number;
+  hold: 'request' | 'reply';
+  count: number;
+}
+
 export interface RequestObservation {
   method: string;
   path: string;
@@ -263,6 +274,8 @@ export class EmulatorCore {
    */
   readonly endpointSubscriptions = new Map<string, Map<string, number>>();
   readonly violations: SpecViolation[] = [];
+  /** Operations (`channels.originateWithId`) whose next requests are slow, see SlowOperation. */
+  readonly slowOperations = new Map<string, SlowOperation>();
   readonly fallbackCalls: FallbackCall[] = [];
   /** Asterisk's entity id (a MAC address), sent as `asterisk_id`. */
   readonly asteriskId = '02:42:ac:11:00:02';

@@ -53,8 +53,11 @@ export class EventsHub {
     return [...this.#apps.keys()].filter((app) => this.isRegistered(app));
   }
 
-  /** Sends to the connection holding `app`; false (event dropped) when there is none. */
-  send(app: string, json: string): boolean {
+  /**
+   * Sends to the connection holding `app`; false (event dropped) when there is none. A Buffer goes
+   * as a binary frame (only the test hook sends one).
+   */
+  send(app: string, json: string | Buffer): boolean {
     const ws = this.#apps.get(app);
     if (!ws || ws.readyState !== WebSocket.OPEN) return false;
     ws.send(json);

@@ -61,6 +61,43 @@ describe('tcp proxy', () => {
     }
   });
 
+  it('with a latency, passes every chunk on later, in order, also when the latency drops', async () => {
+    const proxy = await startTcpProxy({ host: '127.0.0.1', port: echoPort });
+    try {
+      proxy.setLatency(400);
+      // Sent first through the slow proxy, second straight to the server: the direct echo wins.
+      const arrivals: string[] = [];
+      const slow = roundTrip(proxy.port, 'slow').then((text) => arrivals.push(text));
+      const direct = roundTrip(echoPort, 'direct').then((text) => arrivals.push(text));
+      await Promise.all([slow, direct]);
+      expect(arrivals).toEqual(['direct', 'slow']);
+
+      // A chunk sent after the latency dropped never overtakes one still delayed.
+      const socket = connect({ host: '127.0.0.1', port: proxy.port });
+      let received = '';
+      const done = new Promise<void>((resolve) => {
+        socket.on('data', (chunk) => {
+          received += chunk.toString();
+          if (received.length >= 'firstsecond'.length) resolve();
+        });
+      });
+      await new Promise((resolve) => socket.on('connect', resolve));
+      socket.write('first');
+      await vi.waitFor(() => expect(proxy.liveConnections).toBe(1));
+      // 'first' reaches the proxy within this pause (loopback) and is held there for 400 ms.
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      proxy.setLatency(0);
+      socket.write('second');
+      await done;
+      expect(received).toBe('firstsecond');
+      socket.destroy();
+
+      expect(await roundTrip(proxy.port, 'fast again')).toBe('fast again');
+    } finally {
+      await proxy.close();
+    }
+  });
+
   it('rewrites a connection URL to go through it, and carries Postgres', async () => {
     const serverUrl = inject('postgresUrl');
     const { hostname, port } = new URL(serverUrl);
