@@ -1,4 +1,5 @@
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+import { ARI_MESSAGE_REJECTIONS, type AriMessageRejection } from '../ari/ari-event-parser.ts';
 import type { ConnectionState } from '../ari/ari-port.ts';
 import type { Logger } from '../logger.ts';
 import type { TakerPresence, WaitingCall } from '../queues/call-queue.ts';
@@ -20,6 +21,8 @@ export interface MetricsSources {
   ari: {
     readonly connected: boolean;
     onConnectionChange(listener: (state: ConnectionState) => void): () => void;
+    /** Messages on the events socket that were not an event siaga112 can act on. */
+    onMessageRejected?(listener: (reason: AriMessageRejection) => void): () => void;
   };
   /** Asterisk seen over AMI (liveness, operator trunks), when AMI is configured; else no AMI metrics. */
   ami?: {
@@ -190,6 +193,16 @@ export function createMetrics(sources: MetricsSources): ServiceMetrics {
       everConnected = true;
     }),
   ];
+  const rejected = new Counter({
+    name: 'siaga112_ari_events_rejected_total',
+    help: 'Messages on the ARI events socket that were not an event siaga112 can act on (logged and ignored), by reason.',
+    labelNames: ['reason'],
+    registers,
+  });
+  for (const reason of ARI_MESSAGE_REJECTIONS) rejected.inc({ reason }, 0);
+  if (sources.ari.onMessageRejected) {
+    unsubscribe.push(sources.ari.onMessageRejected((reason) => rejected.inc({ reason })));
+  }
   if (sources.ami) unsubscribe.push(amiMetrics(sources.ami, registers));
 
   const waitSeconds = new Histogram({

@@ -1,8 +1,10 @@
+import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from 'node:http';
+import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import ari, { type AriClient, type SwaggerResponse } from 'ari-client';
 import WebSocket from 'ws';
 import type { Logger } from '../logger.ts';
 import { withTimeout } from '../with-timeout.ts';
-import { parseAriMessage } from './ari-event-parser.ts';
+import { type AriMessageRejection, parseAriMessage } from './ari-event-parser.ts';
 import type { AriBridge, AriChannel, AriEndpoint, AriLiveRecording } from './ari-models.ts';
 import { ARI_OPERATIONS, type AriOperationName } from './ari-operations.ts';
 import {
@@ -35,10 +37,23 @@ export interface AriClientAdapterOptions {
   reconnectDelayMs?: { min: number; max: number };
 }
 
+/** One ARI operation as the loaded Swagger description has it: where its parameters go. */
+interface LoadedOperation {
+  method: string;
+  /** Base path and the operation's path, `{name}` placeholders still in. */
+  url: string;
+  pathParams: string[];
+  /** In the description's order, as swagger-client sends them. */
+  queryParams: string[];
+}
+
 /**
  * The AriPort on top of ari-client. ari-client loads Asterisk's Swagger description at connect
- * time and performs the REST calls; we invoke its loaded operations directly because its own
- * wrapper discards the HTTP status (we need 404 vs 409 vs 5xx as facts, not message text).
+ * time; each REST call is then made as swagger-client would make it from that description (path
+ * parameters in the path, query parameters in the query string, a `body` as JSON), but over a
+ * keep-alive connection of our own: swagger-client's HTTP stack opened a connection per request
+ * and cost more CPU than the rest of a call's requests together. We need the HTTP status (404 vs
+ * 409 vs 5xx as facts, not message text), which ari-client's own wrapper discards.
  * The events WebSocket is ours: ari-client's gives up after ten reconnects and throws on a
  * message it cannot parse, and an emergency service must do neither.
  */
@@ -46,9 +61,13 @@ export class AriClientAdapter implements AriPort {
   readonly app: string;
   #options: Required<AriClientAdapterOptions>;
   #client: AriClient | undefined;
+  #operations: Map<AriOperationName, LoadedOperation> | undefined;
+  readonly #agent: HttpAgent;
+  readonly #authorization: string;
   #socket: WebSocket | undefined;
   #eventListeners = new Set<AriListener>();
   #connectionListeners = new Set<(state: ConnectionState) => void>();
+  #rejectionListeners = new Set<(reason: AriMessageRejection) => void>();
   #connected = false;
   #closed = false;
   #stop = new AbortController();
@@ -61,6 +80,11 @@ export class AriClientAdapter implements AriPort {
       reconnectDelayMs: { min: 100, max: 5000 },
       ...options,
     };
+    const https = new URL(options.url).protocol === 'https:';
+    // Bounded: Asterisk's HTTP server takes a limited number of sessions (http.conf session_limit).
+    const agentOptions = { keepAlive: true, maxSockets: 64 };
+    this.#agent = https ? new HttpsAgent(agentOptions) : new HttpAgent(agentOptions);
+    this.#authorization = `Basic ${Buffer.from(`${options.username}:${options.password}`).toString('base64')}`;
   }
 
   get connected(): boolean {
@@ -75,6 +99,12 @@ export class AriClientAdapter implements AriPort {
   onConnectionChange(listener: (state: ConnectionState) => void): () => void {
     this.#connectionListeners.add(listener);
     return () => this.#connectionListeners.delete(listener);
+  }
+
+  /** Told of every message on the events socket that is not an event we can act on (metrics). */
+  onMessageRejected(listener: (reason: AriMessageRejection) => void): () => void {
+    this.#rejectionListeners.add(listener);
+    return () => this.#rejectionListeners.delete(listener);
   }
 
   /** Starts (or resumes) the connect/reconnect loop and resolves at once; `connected` tells when it is up. */
@@ -130,7 +160,7 @@ export class AriClientAdapter implements AriPort {
           this.#options.requestTimeoutMs,
           'loading the ARI description',
         );
-        this.#checkOperations(this.#client);
+        this.#operations = this.#checkOperations(this.#client);
         const socket = await this.#openSocket();
         if (stop.aborted) {
           socket.terminate();
@@ -149,9 +179,15 @@ export class AriClientAdapter implements AriPort {
     }
   }
 
-  #checkOperations(client: AriClient): void {
-    for (const [name, op] of Object.entries(ARI_OPERATIONS)) {
-      if (typeof client._swagger.apis[op.resource]?.[op.nickname] !== 'function') {
+  #checkOperations(client: AriClient): Map<AriOperationName, LoadedOperation> {
+    const loaded = new Map<AriOperationName, LoadedOperation>();
+    const fallbackBase = `${new URL(this.#options.url).origin}/ari`;
+    for (const [name, op] of Object.entries(ARI_OPERATIONS) as Array<
+      [AriOperationName, (typeof ARI_OPERATIONS)[AriOperationName]]
+    >) {
+      const resource = client._swagger.apis[op.resource];
+      const description = resource?.operations?.[op.nickname];
+      if (typeof resource?.[op.nickname] !== 'function' || !description) {
         throw new AriError(
           name,
           'asterisk',
@@ -159,7 +195,16 @@ export class AriClientAdapter implements AriPort {
           `this Asterisk has no ARI operation ${op.resource}.${op.nickname}`,
         );
       }
+      const base = typeof resource.basePath === 'string' ? resource.basePath : fallbackBase;
+      const params = description.parameters ?? [];
+      loaded.set(name, {
+        method: description.method.toUpperCase(),
+        url: base + description.path.replace('{format}', 'json'),
+        pathParams: params.filter((p) => p.paramType === 'path').map((p) => p.name),
+        queryParams: params.filter((p) => p.paramType === 'query').map((p) => p.name),
+      });
     }
+    return loaded;
   }
 
   #openSocket(): Promise<WebSocket> {
@@ -210,13 +255,22 @@ export class AriClientAdapter implements AriPort {
   #dispatch(data: string): void {
     const parsed = parseAriMessage(data);
     if (parsed.kind === 'malformed') {
+      // Its size, never its content: a hostile frame can be megabytes, or carry a caller's number.
       this.#options.logger.warn(
-        { reason: parsed.reason, size: data.length },
+        { reason: parsed.reason, detail: parsed.detail.slice(0, 200), size: data.length },
         'ignoring malformed ARI message',
+      );
+      for (const listener of this.#rejectionListeners) listener(parsed.reason);
+      return;
+    }
+    if (parsed.kind === 'ignored') {
+      // Asterisk sends many event types siaga112 does not use: nothing to warn about.
+      this.#options.logger.debug(
+        { type: parsed.type.slice(0, 64), size: data.length },
+        'ignoring an ARI event type siaga112 does not use',
       );
       return;
     }
-    if (parsed.kind === 'ignored') return;
     for (const listener of this.#eventListeners) {
       try {
         listener(parsed.event);
@@ -232,24 +286,82 @@ export class AriClientAdapter implements AriPort {
     for (const listener of this.#connectionListeners) listener(connected ? 'connected' : 'disconnected');
   }
 
-  /** Runs one ARI operation through ari-client's loaded Swagger API, bounded in time. */
+  /** Runs one ARI operation as the loaded Swagger description says, bounded in time. */
   #call<T>(name: AriOperationName, params: Record<string, unknown>): Promise<T> {
-    const op = ARI_OPERATIONS[name];
-    const client = this.#client;
-    const operation = client?._swagger.apis[op.resource]?.[op.nickname];
-    if (!this.#connected || typeof operation !== 'function') {
+    const operation = this.#operations?.get(name);
+    if (!this.#connected || !operation) {
       return Promise.reject(new AriError(name, 'unavailable', undefined, 'not connected to Asterisk'));
     }
     const request = new Promise<T>((resolve, reject) => {
-      const onResponse = (response: SwaggerResponse) => resolve(responseBody(response) as T);
-      const onError = (response: SwaggerResponse) => reject(toAriError(name, response));
-      (operation as (p: Record<string, unknown>, ok: typeof onResponse, fail: typeof onError) => void)(
-        params,
-        onResponse,
-        onError,
-      );
+      this.#send(operation, params, (response) => {
+        if (response.status >= 200 && response.status < 300) resolve(responseBody(response) as T);
+        else reject(toAriError(name, response));
+      });
     });
-    return withAriTimeout(request, this.#options.requestTimeoutMs, name);
+    // Timed out is not failed: Asterisk may have received the request and acted on it.
+    return withAriTimeout(request, this.#options.requestTimeoutMs, name, 'no-reply');
+  }
+
+  /**
+   * One HTTP request, built as swagger-client 2.0 builds it: path parameters encoded into the
+   * path, the query parameters given (in the description's order) in the query string, a `body`
+   * sent as JSON. A request that never got a status is status 0 (`no-reply`: it may have landed).
+   */
+  #send(
+    operation: LoadedOperation,
+    params: Record<string, unknown>,
+    done: (response: SwaggerResponse) => void,
+    retry = true,
+  ): void {
+    let url = operation.url;
+    for (const name of operation.pathParams) {
+      url = url.replace(`{${name}}`, encodeURIComponent(String(params[name])));
+    }
+    let query = '';
+    for (const name of operation.queryParams) {
+      const value = params[name];
+      if (value === undefined) continue;
+      query += `${query ? '&' : '?'}${encodeURIComponent(name)}=${encodeURIComponent(String(value))}`;
+    }
+    const body = typeof params.body === 'string' ? params.body : undefined;
+    const headers: Record<string, string> = {
+      authorization: this.#authorization,
+      accept: 'application/json',
+    };
+    if (body !== undefined) {
+      headers['content-type'] = 'application/json';
+      headers['content-length'] = String(Buffer.byteLength(body));
+    }
+    const send = url.startsWith('https:') ? httpsRequest : httpRequest;
+    const req = send(
+      url + query,
+      { method: operation.method, headers, agent: this.#agent },
+      (res: IncomingMessage) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (chunk: Buffer) => chunks.push(chunk));
+        res.on('end', () => {
+          const data = Buffer.concat(chunks).toString();
+          const contentType = res.headers['content-type'] ?? '';
+          const response: SwaggerResponse = { status: res.statusCode ?? 0, data };
+          if (contentType.startsWith('application/json') || contentType.includes('+json')) {
+            try {
+              response.obj = data === '' ? {} : JSON.parse(data);
+            } catch {
+              // Not JSON after all: the text is the body.
+            }
+          }
+          done(response);
+        });
+        res.on('error', (error) => done({ status: 0, data: error.message }));
+      },
+    );
+    req.on('error', (error: NodeJS.ErrnoException) => {
+      // A kept-alive connection the server closed as we reused it: the request never reached it.
+      if (retry && req.reusedSocket && error.code === 'ECONNRESET')
+        this.#send(operation, params, done, false);
+      else done({ status: 0, data: error.message });
+    });
+    req.end(body);
   }
 
   async answer(channelId: string): Promise<void> {
@@ -401,7 +513,13 @@ const CODES_BY_STATUS: Record<number, AriErrorCode> = {
   422: 'not-in-stasis',
 };
 
-function toAriError(operation: string, response: SwaggerResponse): AriError {
+/** Where a status means something else for one operation than for the rest. */
+const CODES_BY_OPERATION: Partial<Record<AriOperationName, Record<number, AriErrorCode>>> = {
+  // "Channel with given unique ID already exists": an earlier originate of ours created it.
+  originate: { 409: 'exists' },
+};
+
+function toAriError(operation: AriOperationName, response: SwaggerResponse): AriError {
   const status = response.status;
   const body = responseBody(response);
   const message =
@@ -410,16 +528,21 @@ function toAriError(operation: string, response: SwaggerResponse): AriError {
           (body as { message?: unknown; error?: unknown }).message ?? (body as { error?: unknown }).error,
         )
       : String(body ?? '');
-  const code: AriErrorCode = status === 0 ? 'unavailable' : (CODES_BY_STATUS[status] ?? 'asterisk');
+  // Status 0: no HTTP answer (connection refused, reset or dropped); the request may have landed.
+  const code: AriErrorCode =
+    status === 0
+      ? 'no-reply'
+      : (CODES_BY_OPERATION[operation]?.[status] ?? CODES_BY_STATUS[status] ?? 'asterisk');
   return new AriError(operation, code, status || undefined, `${status} ${message}`.trim());
 }
 
-function withAriTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  return withTimeout(
-    promise,
-    ms,
-    () => new AriError(what, 'unavailable', undefined, `no answer within ${ms} ms`),
-  );
+function withAriTimeout<T>(
+  promise: Promise<T>,
+  ms: number,
+  what: string,
+  code: AriErrorCode = 'unavailable',
+): Promise<T> {
+  return withTimeout(promise, ms, () => new AriError(what, code, undefined, `no answer within ${ms} ms`));
 }
 
 function sleep(ms: number, signal: AbortSignal): Promise<void> {

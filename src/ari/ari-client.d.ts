@@ -23,6 +23,8 @@ declare module 'ari-client' {
         string,
         Record<string, SwaggerOperation | unknown> & {
           operations: Record<string, SwaggerOperationDescription>;
+          /** Where the operations' paths start, as the description says (Asterisk: the Host asked). */
+          basePath?: string;
         }
       >;
     };

@@ -7,10 +7,13 @@ import type { AriBridge, AriChannel, AriEndpoint, AriEvent, AriLiveRecording } f
 export type AriErrorCode =
   | 'not-found' // 404: the channel, bridge or playback is gone (normal during hangup races)
   | 'not-in-stasis' // 409 on a channel, 422 on addChannel: it left our app
+  | 'exists' // 409 on originate: a channel with the id we chose exists already
   | 'invalid' // 400: a parameter Asterisk rejected
   | 'precondition' // 412: e.g. the channel is not in a state for that operation
   | 'asterisk' // 5xx: Asterisk failed (allocation failed, media could not be queued)
-  | 'unavailable'; // no answer: the connection is down or the request timed out
+  | 'unavailable' // not sent: no connection to Asterisk
+  // Sent, and no answer came (timed out, or the connection dropped): Asterisk may have done it.
+  | 'no-reply';
 
 export class AriError extends Error {
   readonly code: AriErrorCode;

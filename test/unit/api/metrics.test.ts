@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { createMetrics, type MetricsSources } from '../../../src/api/metrics.ts';
+import type { AriMessageRejection } from '../../../src/ari/ari-event-parser.ts';
 import type { ConnectionState } from '../../../src/ari/ari-port.ts';
 import { createLogger } from '../../../src/logger.ts';
 
@@ -89,6 +90,33 @@ describe('the service metrics', () => {
     ari.set('disconnected');
     ari.set('connected');
     expect(await metrics.registry.metrics()).toContain('siaga112_ari_reconnects_total 2');
+  });
+
+  it('count the messages on the events socket that were no event, by reason, from 0', async () => {
+    const listeners = new Set<(reason: AriMessageRejection) => void>();
+    const ari = {
+      ...fakeAri(),
+      onMessageRejected(listener: (reason: AriMessageRejection) => void) {
+        listeners.add(listener);
+        return () => listeners.delete(listener);
+      },
+    };
+    const metrics = createMetrics(sources({ ari }));
+    const reject = (reason: AriMessageRejection) => {
+      for (const listener of listeners) listener(reason);
+    };
+    reject('not-json');
+    reject('invalid-field');
+    reject('invalid-field');
+    const text = await metrics.registry.metrics();
+    expect(text).toContain('siaga112_ari_events_rejected_total{reason="not-json"} 1');
+    expect(text).toContain('siaga112_ari_events_rejected_total{reason="invalid-field"} 2');
+    expect(text).toContain('siaga112_ari_events_rejected_total{reason="too-large"} 0');
+    metrics.close();
+    reject('not-json');
+    expect(await metrics.registry.metrics()).toContain(
+      'siaga112_ari_events_rejected_total{reason="not-json"} 1',
+    );
   });
 
   it('have no AMI metrics without AMI', async () => {
