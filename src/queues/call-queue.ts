@@ -83,6 +83,24 @@ const RECORD_COUNTER_TTL_SECONDS = 7 * 24 * 3600;
 /** How many calls per level a dispatch looks at when skills hold the head back. */
 const SCAN_PER_LEVEL = 50;
 
+/**
+ * Record numbers for the write of a call's ending, claimed by one writer. After a takeover two
+ * instances can hold the same ended call (the one that ended it, kept through an outage, and the
+ * one that adopted its snapshot); each writing it would put two endings on record.
+ * ARGV: key (the call's record counters), eventCount, ttlSeconds, writer.
+ * Returns { version, lastSeq }, or false (nil) when another writer has claimed the ending.
+ */
+const RESERVE_FINAL_SLOTS = new RedisScript(`
+local key, count, ttl, writer = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
+local claimed = redis.call('HGET', key, 'final')
+if claimed and claimed ~= writer then return false end
+redis.call('HSET', key, 'final', writer)
+local version = redis.call('HINCRBY', key, 'version', 1)
+local lastSeq = redis.call('HINCRBY', key, 'seq', count)
+redis.call('EXPIRE', key, ttl)
+return { version, lastSeq }
+`);
+
 const scripts = {
   enqueue: new RedisScript(ENQUEUE),
   dispatch: new RedisScript(DISPATCH),
@@ -157,12 +175,17 @@ export class CallQueue {
   /**
    * Takes a call out of the queue and frees a taker reserved for it. `wasWaiting` tells whether
    * this call took it out (false: a dispatch got there first and a taker is being offered it).
+   * With `ifWaiting`, a call being offered is left as it is: the offer goes ahead.
    */
-  async withdraw(callId: string): Promise<{ wasWaiting: boolean; takerId: string | null }> {
+  async withdraw(
+    callId: string,
+    options: { ifWaiting?: boolean } = {},
+  ): Promise<{ wasWaiting: boolean; takerId: string | null }> {
     const [removed, takerId] = (await scripts.withdraw.run(this.#redis, [
       this.#prefix,
       callId,
       this.#now(),
+      options.ifWaiting ? '1' : '0',
     ])) as [number, string];
     return { wasWaiting: removed > 0, takerId: takerId === '' ? null : takerId };
   }
@@ -369,19 +392,39 @@ export class CallQueue {
    * Reserves the next record version and `eventCount` event sequence numbers of a call. Kept in
    * Redis, not in the process, so an instance that adopts a call can never reuse a number the
    * previous owner wrote (a reused version or seq would be silently ignored by Postgres).
+   * With `finalWriter`, for the write of the call's ending: null when another writer has claimed it.
    */
+  reserveRecordSlots(callId: string, eventCount: number): Promise<{ version: number; firstSeq: number }>;
+  reserveRecordSlots(
+    callId: string,
+    eventCount: number,
+    options: { finalWriter?: string },
+  ): Promise<{ version: number; firstSeq: number } | null>;
   async reserveRecordSlots(
     callId: string,
     eventCount: number,
-  ): Promise<{ version: number; firstSeq: number }> {
+    options: { finalWriter?: string } = {},
+  ): Promise<{ version: number; firstSeq: number } | null> {
     const key = `${this.#prefix}:callrec:${callId}`;
-    const replies = await execAll(
-      this.#redis
-        .multi()
-        .hincrby(key, 'version', 1)
-        .hincrby(key, 'seq', eventCount)
-        .expire(key, RECORD_COUNTER_TTL_SECONDS),
-    );
+    let replies: unknown[];
+    if (options.finalWriter === undefined) {
+      replies = await execAll(
+        this.#redis
+          .multi()
+          .hincrby(key, 'version', 1)
+          .hincrby(key, 'seq', eventCount)
+          .expire(key, RECORD_COUNTER_TTL_SECONDS),
+      );
+    } else {
+      const reply = await RESERVE_FINAL_SLOTS.run(this.#redis, [
+        key,
+        eventCount,
+        RECORD_COUNTER_TTL_SECONDS,
+        options.finalWriter,
+      ]);
+      if (!Array.isArray(reply)) return null;
+      replies = reply;
+    }
     const version = Number(replies[0]);
     const lastSeq = Number(replies[1]);
     if (!Number.isInteger(version) || !Number.isInteger(lastSeq)) {

@@ -50,6 +50,12 @@ export class LeaderLease {
   #timer: NodeJS.Timeout | undefined;
   #stopped = true;
   #abandoned = false;
+  /**
+   * The last request went unanswered in time. Redis may still run it late, so a renewal sent now
+   * could keep extending a lease this instance no longer acts on and keep a standby out for as
+   * long as Redis stays slow: until Redis answers a PING in time, nothing is asked of the lease.
+   */
+  #unanswered = false;
 
   constructor(options: LeaderLeaseOptions) {
     this.#options = options;
@@ -96,16 +102,23 @@ export class LeaderLease {
   async #tick(): Promise<void> {
     if (this.#stopped) return;
     const { redis, instanceId, ttlMs, logger } = this.#options;
-    const started = Date.now();
+    const bound = Math.max(50, Math.floor(ttlMs / 3));
     try {
-      // Bounded: a Redis that accepts connections and drops them leaves ioredis waiting forever.
+      if (this.#unanswered) {
+        await withTimeout(redis.ping(), bound, () => new Error('Redis still slower than the lease allows'));
+        this.#unanswered = false;
+      }
+      const started = Date.now();
+      // Bounded: a Redis that accepts connections and drops them leaves ioredis waiting forever,
+      // and one that answers later than this leaves too little of the lease to act on.
       const renewed = ACQUIRE_OR_RENEW.run(redis, [this.#key, instanceId, ttlMs]);
-      const held =
-        (await withTimeout(
-          renewed,
-          Math.max(50, Math.floor(ttlMs / 3)),
-          () => new Error('lease renewal timed out'),
-        )) === 1;
+      let held: boolean;
+      try {
+        held = (await withTimeout(renewed, bound, () => new Error('lease renewal timed out'))) === 1;
+      } catch (error) {
+        this.#unanswered = true;
+        throw error;
+      }
       if (this.#stopped) {
         // stop() ran while we were asking: do not keep a lease nobody will renew.
         if (held && !this.#abandoned)

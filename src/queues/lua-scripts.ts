@@ -168,13 +168,15 @@ return assign(P, now, leader, agingMs, fallbackMs, scan)
 
 /**
  * withdraw: the call no longer waits (caller hung up, overflowed): takes it out of the queue and
- * frees a taker reserved for it. ARGV: P, callId, now.
- * Returns {waiting (1 if it was still waiting), takerId or ''}.
+ * frees a taker reserved for it. With \`ifWaiting\` = '1' only a waiting call is taken out: an
+ * offer made meanwhile stands (its taker is being rung).
+ * ARGV: P, callId, now, ifWaiting. Returns {waiting (1 if it was still waiting), takerId or ''}.
  */
 export const WITHDRAW = `${COMMON}
-local P, callId, now = ARGV[1], ARGV[2], ARGV[3]
+local P, callId, now, ifWaiting = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
 local removed = remove_waiting(P, callId)
 local takerId = redis.call('HGET', P .. ':offers', callId) or ''
+if ifWaiting == '1' and removed == 0 then return { 0, takerId } end
 redis.call('HDEL', P .. ':offers', callId)
 if takerId ~= '' then
   local key = P .. ':taker:' .. takerId
@@ -187,19 +189,29 @@ return { removed, takerId }
 
 /**
  * requeue: an offer failed; the call goes back to its own place (same level and enqueued-at, so
- * newer calls never overtake it) and the taker to the state the failure calls for.
+ * newer calls never overtake it) and the taker to the state the failure calls for. A late or
+ * repeated failure changes nothing: one for a taker who no longer holds the call (ringing or
+ * talking), or, without a taker, one for a call being offered again.
  * ARGV: P, callId, level, enqueuedAt, category, takerId, takerState, reason, now.
+ * Returns 1, or 0 when it changed nothing.
  */
 export const REQUEUE = `${COMMON}
 local P, callId, level, enqueuedAt, category, takerId, takerState, reason, now = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7], ARGV[8], ARGV[9]
+local offered = redis.call('HGET', P .. ':offers', callId)
+if takerId ~= '' then
+  local key = P .. ':taker:' .. takerId
+  local state = redis.call('HGET', key, 'state')
+  if redis.call('HGET', key, 'callId') ~= callId or (state ~= 'reserved' and state ~= 'on-call') then return 0 end
+  if offered and offered ~= takerId then return 0 end
+elseif offered then
+  return 0
+end
 redis.call('HDEL', P .. ':offers', callId)
 if redis.call('EXISTS', P .. ':call:' .. callId) == 1 then
   redis.call('ZADD', P .. ':waiting:' .. level, enqueuedAt, callId)
   if category ~= '' then redis.call('HSET', P .. ':waiting:category', callId, category) end
 end
-if takerId ~= '' and redis.call('HGET', P .. ':taker:' .. takerId, 'callId') == callId then
-  move(P, takerId, takerState, now, reason, '', 0)
-end
+if takerId ~= '' then move(P, takerId, takerState, now, reason, '', 0) end
 return 1
 `;
 
@@ -225,28 +237,37 @@ return takerId
 
 /**
  * connect: the taker answered. ARGV: P, takerId, callId, now.
- * Returns 1, or 0 when the taker is no longer reserved for this call.
+ * Returns 1, or 0 when the taker is no longer reserved for this call: a late answer then changes
+ * nothing (the call may be ringing another taker, whose offer must stay).
  */
 export const CONNECT = `${COMMON}
 local P, takerId, callId, now = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
+local key = P .. ':taker:' .. takerId
+local state = redis.call('HGET', key, 'state')
+if redis.call('HGET', key, 'callId') ~= callId or (state ~= 'reserved' and state ~= 'on-call') then return 0 end
 redis.call('HDEL', P .. ':offers', callId)
-if redis.call('HGET', P .. ':taker:' .. takerId, 'callId') ~= callId then return 0 end
 move(P, takerId, 'on-call', now, '', callId, 0)
 return 1
 `;
 
 /**
  * release: the call ended; its taker goes to wrap-up until \`wrapUntil\` (or straight back to
- * available when that is not in the future), unless the taker has already moved on. A taker back
- * to available is matched with the best waiting call in the same step (one round trip less
- * between a taker hanging up and the next caller's ring).
+ * available when that is not in the future), unless the taker has already moved on. A taker still
+ * reserved (their answer never recorded) goes back to available: there is no move from reserved
+ * to wrap-up. A taker back to available is matched with the best waiting call in the same step
+ * (one round trip less between a taker hanging up and the next caller's ring).
  * ARGV: P, takerId, callId, now, wrapUntil, then the policy arguments.
  * Returns {new state or '', assignment or nil}.
  */
 export const RELEASE = `${COMMON}${ASSIGN}
 local P, takerId, callId, now, wrapUntil = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4]), tonumber(ARGV[5])
 ${POLICY_ARGS(6)}
-if redis.call('HGET', P .. ':taker:' .. takerId, 'callId') ~= callId then return { '' } end
+local key = P .. ':taker:' .. takerId
+if redis.call('HGET', key, 'callId') ~= callId then return { '' } end
+if redis.call('HGET', key, 'state') == 'reserved' then
+  if redis.call('HGET', P .. ':offers', callId) == takerId then redis.call('HDEL', P .. ':offers', callId) end
+  wrapUntil = now
+end
 if wrapUntil > now then
   move(P, takerId, 'wrap-up', now, '', callId, wrapUntil)
   return { 'wrap-up' }

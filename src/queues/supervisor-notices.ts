@@ -1,9 +1,19 @@
 import type { Redis } from 'ioredis';
 import { execAll } from './redis-script.ts';
 
-/** Something a supervisor must see now: a missed offer, a phone gone, a call overflowed. */
+/**
+ * Something a supervisor must see now: a missed offer, a phone gone, a call overflowed, an
+ * operator trunk lost (no 112 call arrives through it) or back.
+ */
 export interface SupervisorNotice {
-  kind: 'ring-no-answer' | 'softphone-unreachable' | 'softphone-reachable' | 'overflow' | 'overflow-failed';
+  kind:
+    | 'ring-no-answer'
+    | 'softphone-unreachable'
+    | 'softphone-reachable'
+    | 'overflow'
+    | 'overflow-failed'
+    | 'trunk-unreachable'
+    | 'trunk-reachable';
   at: number;
   takerId?: string;
   callId?: string;

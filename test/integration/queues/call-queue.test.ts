@@ -250,3 +250,55 @@ describe('the call queue in Redis', () => {
     }
   });
 });
+
+/** Found by the model-based test (taker-state-model.test.ts); each failed before its fix. */
+describe('late and repeated reports about an offer', () => {
+  it('a late answer from a taker no longer rung leaves the offer to the taker being rung', async () => {
+    await available('t1', 't2');
+    await queue.enqueue('c1', place(1, clock), '{}');
+    await queue.requeue('c1', place(1, clock), { takerId: 't1', state: 'break', reason: 'missed' });
+    expect(await queue.dispatch()).toMatchObject({ callId: 'c1', takerId: 't2' });
+    expect(await queue.connect('t1', 'c1')).toBe(false);
+    expect(await queue.offeredTaker('c1')).toBe('t2');
+    // So the caller hanging up still frees the taker being rung.
+    expect(await queue.withdraw('c1')).toEqual({ wasWaiting: false, takerId: 't2' });
+    expect((await queue.getTaker('t2'))?.state).toBe('available');
+  });
+
+  it('a ring failure reported again changes nothing once the call rings another taker', async () => {
+    await available('t1', 't2');
+    await queue.enqueue('c1', place(1, clock), '{}');
+    const missed = { takerId: 't1', state: 'break', reason: 'missed' } as const;
+    await queue.requeue('c1', place(1, clock), missed);
+    expect(await queue.dispatch()).toMatchObject({ callId: 'c1', takerId: 't2' });
+    await queue.requeue('c1', place(1, clock), missed);
+    expect(await queue.offeredTaker('c1')).toBe('t2');
+    expect(await queue.waiting()).toEqual([]);
+    expect(await queue.getTaker('t2')).toMatchObject({ state: 'reserved', callId: 'c1' });
+  });
+
+  it('a late ring failure neither moves a taker wrapping the call up nor queues the ended call', async () => {
+    await available('t1');
+    await queue.enqueue('c1', place(1, clock), '{}');
+    await queue.connect('t1', 'c1');
+    await queue.release('t1', 'c1', 30_000);
+    await queue.requeue('c1', place(1, clock), { takerId: 't1', state: 'break', reason: 'missed' });
+    expect(await queue.getTaker('t1')).toMatchObject({ state: 'wrap-up', callId: 'c1' });
+    expect(await queue.waiting()).toEqual([]);
+  });
+
+  it('withdrawing a call only if it waits leaves an offer made a moment before in place', async () => {
+    await available('t1');
+    await queue.enqueue('c1', place(1, clock), '{}');
+    expect(await queue.withdraw('c1', { ifWaiting: true })).toEqual({ wasWaiting: false, takerId: 't1' });
+    expect(await queue.getTaker('t1')).toMatchObject({ state: 'reserved', callId: 'c1' });
+    expect(await queue.offeredTaker('c1')).toBe('t1');
+  });
+
+  it('a taker released while still reserved (their answer never recorded) is available, not wrapping up', async () => {
+    await available('t1');
+    await queue.enqueue('c1', place(1, clock), '{}');
+    expect(await queue.release('t1', 'c1', 30_000)).toEqual({ state: 'available', assignment: null });
+    expect(await queue.offeredTaker('c1')).toBeNull();
+  });
+});

@@ -1,7 +1,8 @@
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger } from '../../../src/logger.ts';
-import { LeaderLease } from '../../../src/queues/leader-lease.ts';
+import { LeaderLease, type LeadershipChange } from '../../../src/queues/leader-lease.ts';
+import { startTcpProxy } from '../../support/tcp-proxy.ts';
 import { cleanupRedisPrefix, testRedisPrefix, testRedisUrl } from '../../support/test-redis.ts';
 
 let redis: Redis;
@@ -84,5 +85,38 @@ describe('the call-control lease', () => {
     expect(a.leading).toBe(true);
     lonely.disconnect();
     await until(() => !a.leading, 'a to stand down');
+  });
+
+  it('stands down when Redis answers later than a third of the lease, lets a standby take over meanwhile, and leads again once Redis is fast', async () => {
+    const server = new URL(testRedisUrl());
+    const proxy = await startTcpProxy({ host: server.hostname, port: Number(server.port || 6379) });
+    const slow = new Redis(proxy.url(testRedisUrl()));
+    try {
+      const options = { prefix, ttlMs: 600, logger: createLogger('silent') };
+      const a = new LeaderLease({ ...options, redis: slow, instanceId: 'a' });
+      const b = new LeaderLease({ ...options, redis, instanceId: 'b' });
+      leases.push(a, b);
+      const changes: LeadershipChange[] = [];
+      a.onChange((_, why) => changes.push(why));
+      await a.start();
+      await b.start();
+      expect([a.leading, b.leading]).toEqual([true, false]);
+
+      // Every command is answered, 600 ms later: past the 200 ms a renewal may take.
+      proxy.setLatency(300);
+      await until(() => !a.leading, 'a to stand down');
+      // Its renewals still run in Redis, late; they must not keep the lease from the standby.
+      await until(() => b.leading, 'b to take over while Redis is slow for a');
+      expect(a.leading).toBe(false);
+
+      proxy.setLatency(0);
+      await b.stop();
+      await until(() => a.leading, 'a to lead again once Redis is fast');
+      expect(changes).toEqual(['confirmed', 'unreachable', 'confirmed']);
+    } finally {
+      for (const l of leases.splice(0)) await l.stop();
+      slow.disconnect();
+      await proxy.close();
+    }
   });
 });
