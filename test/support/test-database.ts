@@ -38,11 +38,43 @@ async function onServer<T>(serverUrl: string, run: (client: pg.Client) => Promis
   }
 }
 
+/**
+ * A database holding every migration, made once per run by the global setup: a test's migrated
+ * database is a copy of it (`create database ... template`), the schema and `kysely_migration`
+ * rows exactly as `migrateToLatest` leaves them. Nobody may stay connected to it, or copying fails.
+ */
+export async function createMigratedTemplate(
+  serverUrl: string,
+): Promise<{ readonly name: string; drop(): Promise<void> }> {
+  const name = `siaga112_template_${process.pid}_${randomBytes(5).toString('hex')}`;
+  const drop = () =>
+    onServer(serverUrl, (client) => client.query(`drop database if exists "${name}" with (force)`)).then(
+      () => {},
+    );
+  await onServer(serverUrl, (client) => client.query(`create database "${name}"`));
+  const db = createDatabase(databaseUrl(serverUrl, name), {
+    maxConnections: 1,
+    applicationName: 'siaga112-tests',
+  });
+  try {
+    await migrateToLatest(db);
+  } catch (error) {
+    await db.destroy();
+    await drop();
+    throw error;
+  }
+  await db.destroy();
+  return { name, drop };
+}
+
 /** A fresh, uniquely named database on the test server, migrated unless told otherwise. */
 export async function createTestDatabase(options: TestDatabaseOptions = {}): Promise<TestDatabase> {
   const serverUrl = inject('postgresUrl');
   const name = `siaga112_test_${process.pid}_${randomBytes(5).toString('hex')}`;
-  await onServer(serverUrl, (client) => client.query(`create database "${name}"`));
+  const migrate = options.migrate ?? true;
+  // Migrated: a copy of the run's template. Empty (migration tests): a plain new database.
+  const from = migrate ? ` template "${inject('postgresTemplate')}"` : '';
+  await onServer(serverUrl, (client) => client.query(`create database "${name}"${from}`));
   const url = databaseUrl(serverUrl, name);
   const db = createDatabase(url, {
     maxConnections: options.maxConnections ?? 5,
@@ -55,11 +87,5 @@ export async function createTestDatabase(options: TestDatabaseOptions = {}): Pro
     await db.destroy();
     await onServer(serverUrl, (client) => client.query(`drop database if exists "${name}" with (force)`));
   };
-  try {
-    if (options.migrate ?? true) await migrateToLatest(db);
-  } catch (error) {
-    await destroy();
-    throw error;
-  }
   return { url, db, destroy };
 }
