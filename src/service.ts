@@ -239,6 +239,20 @@ export async function startService(
   const ami = config.ami
     ? new AmiPresence({ ...config.ami, trunks: config.trunks, logger: logger.child({ component: 'ami' }) })
     : null;
+  // A trunk gone means no 112 call arrives through it: supervisors must know at once, and when it
+  // is back (a trunk found up at start is no news). The lease holder tells them, so several
+  // instances watching the same trunk give one notice.
+  const trunksDown = new Set<string>();
+  ami?.onTrunkReachability((trunk, reachable, detail) => {
+    if (reachable ? !trunksDown.delete(trunk) : trunksDown.has(trunk)) return;
+    if (!reachable) trunksDown.add(trunk);
+    if (!lease.leading) return;
+    publishNotice({
+      kind: reachable ? 'trunk-reachable' : 'trunk-unreachable',
+      at: clock.now(),
+      detail: { trunk, status: detail.status, ...(detail.uri === undefined ? {} : { uri: detail.uri }) },
+    });
+  });
   // Prometheus metrics on a registry of this instance's own (GET /metrics).
   const metrics = createMetrics({
     activeCalls: () => center.activeCalls.length,

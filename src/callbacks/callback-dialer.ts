@@ -6,7 +6,8 @@
  * timeline. Runs where the ARI events are (the lease holder); claims come from any instance.
  */
 import type { AriEvent } from '../ari/ari-models.ts';
-import { type AriPort, isAriError } from '../ari/ari-port.ts';
+import { type AriPort, isAriError, type OriginateRequest } from '../ari/ari-port.ts';
+import { originateOnce } from '../ari/originate-once.ts';
 import type { Clock } from '../clock.ts';
 import type { Logger } from '../logger.ts';
 import type { CallQueue } from '../queues/call-queue.ts';
@@ -76,6 +77,8 @@ interface Attempt {
   readonly bridgeId: string;
   phase: Phase;
   guard: NodeJS.Timeout | undefined;
+  /** Aborted when the attempt ends: an originate still being repeated stops. */
+  readonly lifetime: AbortController;
 }
 
 /** Past Asterisk's own ring timeout, how long we wait for its verdict before ending the wait. */
@@ -240,9 +243,10 @@ export class CallbackDialer implements ChannelHandler {
       bridgeId: callbackBridgeId(callback.id, attempt),
       phase: 'ringing-taker',
       guard: undefined,
+      lifetime: new AbortController(),
     };
     this.#attempts.set(callback.id, state);
-    const { ari, settings } = this.#deps;
+    const { settings } = this.#deps;
     this.#deps.desk?.(state.takerId, {
       type: 'offer',
       callId: callback.callId,
@@ -254,26 +258,54 @@ export class CallbackDialer implements ChannelHandler {
         trunk: callback.trunk,
       },
     });
-    ari
-      .originate({
-        endpoint,
-        channelId: state.takerChannel,
-        appArgs: ['callback', callback.id],
-        timeoutSeconds: settings.takerRingSeconds,
-        // The taker's phone shows whom they are calling back.
-        callerId: callback.callerNumber,
-      })
-      .catch((error: unknown) => {
-        this.#deps.logger.warn({ err: error, callbackId: callback.id }, 'callback: ringing the taker failed');
-        // 500: the phone cannot be reached (cause 0 reads as unreachable); else our side.
-        const cause = isAriError(error, 'asterisk') ? 0 : 16;
-        this.#enqueue(callback.id, () =>
-          state.phase === 'ringing-taker' ? this.#takerGone(state, cause) : undefined,
-        );
-      });
+    const request: OriginateRequest = {
+      endpoint,
+      channelId: state.takerChannel,
+      appArgs: ['callback', callback.id],
+      timeoutSeconds: settings.takerRingSeconds,
+      // The taker's phone shows whom they are calling back.
+      callerId: callback.callerNumber,
+    };
+    void this.#originateLeg(state, 'ringing-taker', request, (error) => {
+      this.#deps.logger.warn({ err: error, callbackId: callback.id }, 'callback: ringing the taker failed');
+      // 500: the phone cannot be reached (cause 0 reads as unreachable); else our side.
+      const cause = isAriError(error, 'asterisk') ? 0 : 16;
+      this.#enqueue(callback.id, () =>
+        state.phase === 'ringing-taker' ? this.#takerGone(state, cause) : undefined,
+      );
+    });
     this.#guard(state, 'ringing-taker', settings.takerRingSeconds, state.takerChannel, () =>
       this.#takerGone(state, 19),
     );
+  }
+
+  /**
+   * Originates one leg of the attempt (see originateOnce: a request whose answer was lost is
+   * repeated under the same channel id, never taken for a failure, so one phone rings once).
+   * Asterisk's refusal goes to `refused`; with no answer for the whole ring time the phase's guard
+   * ends the wait. A leg created after its attempt has ended is hung up.
+   */
+  async #originateLeg(
+    state: Attempt,
+    phase: Phase,
+    request: OriginateRequest,
+    refused: (error: unknown) => void,
+  ): Promise<void> {
+    const outcome = await originateOnce(this.#deps.ari, request, {
+      clock: this.#deps.clock,
+      wanted: () => state.phase === phase,
+      signal: state.lifetime.signal,
+      onUnanswered: (error, unanswered) => {
+        if (unanswered !== 1) return;
+        this.#deps.logger.warn(
+          { err: error, callbackId: state.callback.id, channelId: request.channelId },
+          'callback: originate unanswered; asking again',
+        );
+      },
+    });
+    if (state.phase === 'ended') {
+      if (outcome.kind !== 'refused' || outcome.unanswered > 0) await this.#hangup(request.channelId);
+    } else if (outcome.kind === 'refused' && state.phase === phase) refused(outcome.error);
   }
 
   /** Asterisk decides ring-no-answer; this only ends the wait if its verdict never arrives. */
@@ -297,7 +329,7 @@ export class CallbackDialer implements ChannelHandler {
   }
 
   async #takerAnswered(state: Attempt): Promise<void> {
-    const { ari, queue, callbacks, settings } = this.#deps;
+    const { queue, callbacks, settings } = this.#deps;
     const { callback, attempt } = state;
     state.phase = 'dialing-caller';
     this.#guard(state, 'dialing-caller', settings.callerRingSeconds, state.callerChannel, () =>
@@ -313,26 +345,22 @@ export class CallbackDialer implements ChannelHandler {
       await this.#notReached(state, 'invalid', { reason: 'no-dial-string' });
       return;
     }
-    ari
-      .originate({
-        endpoint: dial,
-        channelId: state.callerChannel,
-        appArgs: ['callback', callback.id],
-        timeoutSeconds: settings.callerRingSeconds,
-        callerId: '112',
-      })
-      .catch((error: unknown) => {
-        this.#deps.logger.warn(
-          { err: error, callbackId: callback.id },
-          'callback: dialling the caller failed',
-        );
-        // 500 "Allocation failed": the trunk could not place the number at all.
-        const outcome: CallbackOutcome = isAriError(error, 'asterisk') ? 'invalid' : 'error';
-        const code = isAriError(error) ? error.code : 'unknown';
-        this.#enqueue(callback.id, () =>
-          state.phase === 'dialing-caller' ? this.#notReached(state, outcome, { error: code }) : undefined,
-        );
-      });
+    const request: OriginateRequest = {
+      endpoint: dial,
+      channelId: state.callerChannel,
+      appArgs: ['callback', callback.id],
+      timeoutSeconds: settings.callerRingSeconds,
+      callerId: '112',
+    };
+    void this.#originateLeg(state, 'dialing-caller', request, (error) => {
+      this.#deps.logger.warn({ err: error, callbackId: callback.id }, 'callback: dialling the caller failed');
+      // 500 "Allocation failed": the trunk could not place the number at all.
+      const outcome: CallbackOutcome = isAriError(error, 'asterisk') ? 'invalid' : 'error';
+      const code = isAriError(error) ? error.code : 'unknown';
+      this.#enqueue(callback.id, () =>
+        state.phase === 'dialing-caller' ? this.#notReached(state, outcome, { error: code }) : undefined,
+      );
+    });
   }
 
   async #callerAnswered(state: Attempt): Promise<void> {
@@ -461,6 +489,7 @@ export class CallbackDialer implements ChannelHandler {
 
   #finish(state: Attempt): void {
     clearTimeout(state.guard);
+    state.lifetime.abort();
     if (state.phase !== 'ended') {
       this.#deps.desk?.(state.takerId, {
         type: 'ended',

@@ -1,4 +1,4 @@
-import { type Insertable, type Kysely, type Selectable, sql } from 'kysely';
+import { type Insertable, type Kysely, type QueryCreator, type Selectable, sql } from 'kysely';
 import type {
   CallEvent,
   CallEventsAppend,
@@ -235,58 +235,95 @@ export function planBatch(updates: readonly (CallRecordUpdate | CallEventsAppend
   };
 }
 
+/** Inserts call rows, or moves existing ones forward (a lower or equal version changes nothing). */
+function upsertCalls(qc: QueryCreator<Database>, rows: Insertable<CallsTable>[]) {
+  return qc
+    .insertInto('calls')
+    .values(rows)
+    .onConflict((oc) =>
+      oc
+        .column('id')
+        .doUpdateSet((eb) => ({
+          version: eb.ref('excluded.version'),
+          caller_channel_id: eb.ref('excluded.caller_channel_id'),
+          trunk: eb.ref('excluded.trunk'),
+          caller_id_raw: eb.ref('excluded.caller_id_raw'),
+          caller_number: eb.ref('excluded.caller_number'),
+          caller_id_kind: eb.ref('excluded.caller_id_kind'),
+          priority: eb.ref('excluded.priority'),
+          arrived_at: eb.ref('excluded.arrived_at'),
+          answered_at: eb.ref('excluded.answered_at'),
+          queued_at: eb.ref('excluded.queued_at'),
+          offered_at: eb.ref('excluded.offered_at'),
+          connected_at: eb.ref('excluded.connected_at'),
+          ended_at: eb.ref('excluded.ended_at'),
+          disposition: eb.ref('excluded.disposition'),
+          ended_by: eb.ref('excluded.ended_by'),
+          taker_id: eb.ref('excluded.taker_id'),
+          wait_ms: eb.ref('excluded.wait_ms'),
+          talk_ms: eb.ref('excluded.talk_ms'),
+          screening_decision: eb.ref('excluded.screening_decision'),
+          screening_score: eb.ref('excluded.screening_score'),
+          screening_reasons: eb.ref('excluded.screening_reasons'),
+          updated_at: sql<Date>`now()`,
+        }))
+        // Only forward: a retried or reordered older snapshot changes nothing.
+        .where('calls.version', '<', (eb) => eb.ref('excluded.version')),
+    );
+}
+
+/** Inserts event rows; one already stored is left alone. */
+function insertEvents(qc: QueryCreator<Database>, rows: Insertable<CallEventsTable>[]) {
+  return qc
+    .insertInto('call_events')
+    .values(rows)
+    .onConflict((oc) => oc.columns(['call_id', 'seq']).doNothing());
+}
+
 export function createCallRepository(db: Kysely<Database>): CallRepository {
   return {
     async applyUpdates(updates) {
       const { records, events } = planBatch(updates);
       if (records.length === 0 && events.length === 0) return { calls: 0, events: 0 };
+      const callRows = records.map(toCallRow);
+      const eventRows = events.map(toEventRow);
+      // What fits in one statement is one round trip, atomic by itself: a single upsert or
+      // insert, or both as one statement (the events' foreign key is checked at its end).
+      if (callRows.length <= CALL_ROWS_PER_STATEMENT && eventRows.length <= EVENT_ROWS_PER_STATEMENT) {
+        if (eventRows.length === 0) {
+          const result = await upsertCalls(db, callRows).executeTakeFirst();
+          return { calls: Number(result.numInsertedOrUpdatedRows ?? 0n), events: 0 };
+        }
+        if (callRows.length === 0) {
+          const result = await insertEvents(db, eventRows).executeTakeFirst();
+          return { calls: 0, events: Number(result.numInsertedOrUpdatedRows ?? 0n) };
+        }
+        const counts = await db
+          .with('written_calls', (qc) => upsertCalls(qc, callRows).returning('id'))
+          .with('written_events', (qc) => insertEvents(qc, eventRows).returning('seq'))
+          .selectNoFrom((eb) => [
+            eb
+              .selectFrom('written_calls')
+              .select((c) => c.fn.countAll<string>().as('n'))
+              .as('calls'),
+            eb
+              .selectFrom('written_events')
+              .select((c) => c.fn.countAll<string>().as('n'))
+              .as('events'),
+          ])
+          .executeTakeFirstOrThrow();
+        return { calls: Number(counts.calls ?? 0), events: Number(counts.events ?? 0) };
+      }
       return db.transaction().execute(async (trx) => {
         let calls = 0n;
         let stored = 0n;
         // Calls first: the events reference them.
-        for (const rows of chunks(records.map(toCallRow), CALL_ROWS_PER_STATEMENT)) {
-          const result = await trx
-            .insertInto('calls')
-            .values(rows)
-            .onConflict((oc) =>
-              oc
-                .column('id')
-                .doUpdateSet((eb) => ({
-                  version: eb.ref('excluded.version'),
-                  caller_channel_id: eb.ref('excluded.caller_channel_id'),
-                  trunk: eb.ref('excluded.trunk'),
-                  caller_id_raw: eb.ref('excluded.caller_id_raw'),
-                  caller_number: eb.ref('excluded.caller_number'),
-                  caller_id_kind: eb.ref('excluded.caller_id_kind'),
-                  priority: eb.ref('excluded.priority'),
-                  arrived_at: eb.ref('excluded.arrived_at'),
-                  answered_at: eb.ref('excluded.answered_at'),
-                  queued_at: eb.ref('excluded.queued_at'),
-                  offered_at: eb.ref('excluded.offered_at'),
-                  connected_at: eb.ref('excluded.connected_at'),
-                  ended_at: eb.ref('excluded.ended_at'),
-                  disposition: eb.ref('excluded.disposition'),
-                  ended_by: eb.ref('excluded.ended_by'),
-                  taker_id: eb.ref('excluded.taker_id'),
-                  wait_ms: eb.ref('excluded.wait_ms'),
-                  talk_ms: eb.ref('excluded.talk_ms'),
-                  screening_decision: eb.ref('excluded.screening_decision'),
-                  screening_score: eb.ref('excluded.screening_score'),
-                  screening_reasons: eb.ref('excluded.screening_reasons'),
-                  updated_at: sql<Date>`now()`,
-                }))
-                // Only forward: a retried or reordered older snapshot changes nothing.
-                .where('calls.version', '<', (eb) => eb.ref('excluded.version')),
-            )
-            .executeTakeFirst();
+        for (const rows of chunks(callRows, CALL_ROWS_PER_STATEMENT)) {
+          const result = await upsertCalls(trx, rows).executeTakeFirst();
           calls += result.numInsertedOrUpdatedRows ?? 0n;
         }
-        for (const rows of chunks(events.map(toEventRow), EVENT_ROWS_PER_STATEMENT)) {
-          const result = await trx
-            .insertInto('call_events')
-            .values(rows)
-            .onConflict((oc) => oc.columns(['call_id', 'seq']).doNothing())
-            .executeTakeFirst();
+        for (const rows of chunks(eventRows, EVENT_ROWS_PER_STATEMENT)) {
+          const result = await insertEvents(trx, rows).executeTakeFirst();
           stored += result.numInsertedOrUpdatedRows ?? 0n;
         }
         return { calls: Number(calls), events: Number(stored) };

@@ -1,4 +1,4 @@
-import type { AriEvent, StasisStartEvent } from '../ari/ari-models.ts';
+import type { AriChannel, AriEvent, StasisStartEvent } from '../ari/ari-models.ts';
 import { type AriPort, isAriError } from '../ari/ari-port.ts';
 import { type Clock, realClock } from '../clock.ts';
 import type { Logger } from '../logger.ts';
@@ -55,6 +55,8 @@ export interface ChannelHandler {
 const TICK_MS = 1000;
 /** After a reconciliation that could not finish (ARI or Redis trouble), the next try. */
 const RECONCILE_RETRY_MS = 1000;
+/** How many destroyed channels are remembered (ids never repeat; a late event comes within seconds). */
+const DESTROYED_CHANNELS_KEPT = 10_000;
 
 /**
  * Routes ARI events to the call they belong to, starts a session for each new caller, runs the
@@ -81,6 +83,13 @@ export class CallCenter {
   readonly #arrivedSinceConnect = new Set<string>();
   readonly #clock: Clock;
   readonly #channelHandlers: ChannelHandler[] = [];
+  /**
+   * Channels Asterisk said were destroyed, oldest first, with their creation time. A StasisStart
+   * for one of them (delivered twice, or out of order) names a channel that is gone: it must not
+   * become a call. An id may be used again (a callback given back and claimed anew dials the same
+   * ids): that is a new channel, created later, and is let through.
+   */
+  readonly #destroyed = new Map<string, string | undefined>();
 
   constructor(options: CallCenterOptions) {
     this.#options = options;
@@ -176,11 +185,17 @@ export class CallCenter {
 
   /**
    * This instance no longer owns call control (another holds the lease): drop the sessions
-   * without touching the calls, which the new owner re-adopts from Redis.
+   * without touching the calls, which the new owner re-adopts from Redis. A call that has ended
+   * here but whose record is not written yet (Redis away) is kept until it is: only this process
+   * knows how it ended. A caller handed to the fallback has left Stasis while its snapshot still
+   * says waiting; re-adopted from that, the call would pass for one the caller hung up.
    */
   relinquish(): void {
-    for (const session of this.#sessions.values()) session.detach();
-    this.#sessions.clear();
+    for (const session of this.#sessions.values()) {
+      if (session.state === 'ended') continue;
+      session.detach();
+      this.#sessions.delete(session.callId);
+    }
     this.#sessionsByChannel.clear();
     this.#arrivedSinceConnect.clear();
     for (const resolve of this.#endedWaiters) resolve();
@@ -211,6 +226,14 @@ export class CallCenter {
   }
 
   #route(event: AriEvent): void {
+    if (event.type === 'ChannelDestroyed') this.#rememberDestroyed(event.channel);
+    if (event.type === 'StasisStart' && this.#isDestroyed(event.channel)) {
+      this.#options.logger.warn(
+        { channelId: event.channel.id },
+        'ignoring StasisStart for a channel already destroyed',
+      );
+      return;
+    }
     if ('channel' in event && event.channel) {
       const handler = this.#handlerFor(event.channel.id);
       if (handler) {
@@ -241,6 +264,18 @@ export class CallCenter {
     }
     const session = this.#sessionFor(event);
     session?.handle(event);
+  }
+
+  #rememberDestroyed(channel: AriChannel): void {
+    this.#destroyed.delete(channel.id);
+    this.#destroyed.set(channel.id, channel.creationtime);
+    if (this.#destroyed.size <= DESTROYED_CHANNELS_KEPT) return;
+    const oldest = this.#destroyed.keys().next();
+    if (!oldest.done) this.#destroyed.delete(oldest.value);
+  }
+
+  #isDestroyed(channel: AriChannel): boolean {
+    return this.#destroyed.has(channel.id) && this.#destroyed.get(channel.id) === channel.creationtime;
   }
 
   #sessionFor(event: AriEvent): CallSession | undefined {
@@ -401,7 +436,9 @@ export class CallCenter {
   }
 
   #forget(session: CallSession): void {
-    if (this.#sessions.get(session.callId) === session) this.#options.onCallEnded?.(session.snapshot.record);
+    // A call whose ending another instance wrote was told about there.
+    if (this.#sessions.get(session.callId) === session && session.endingWrittenHere)
+      this.#options.onCallEnded?.(session.snapshot.record);
     this.#sessions.delete(session.callId);
     this.#arrivedSinceConnect.delete(session.callId);
     for (const channelId of session.channelIds()) this.#sessionsByChannel.delete(channelId);

@@ -1,6 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import type { AriEvent } from '../ari/ari-models.ts';
 import { type AriPort, isAriError } from '../ari/ari-port.ts';
+import { originateOnce } from '../ari/originate-once.ts';
+import { realClock } from '../clock.ts';
 import type { Logger } from '../logger.ts';
 import type { ChannelHandler } from './call-center.ts';
 
@@ -24,6 +26,8 @@ interface Monitoring {
   phoneChannelId: string;
   bridgeId: string;
   ended: boolean;
+  /** Aborted when the monitoring ends: an originate still being repeated stops. */
+  lifetime: AbortController;
 }
 
 /**
@@ -72,6 +76,7 @@ export class CallMonitor implements ChannelHandler {
       phoneChannelId: `${MONITOR_CHANNEL_PREFIX}${id}-phone`,
       bridgeId: `${MONITOR_CHANNEL_PREFIX}${id}-bridge`,
       ended: false,
+      lifetime: new AbortController(),
     };
     this.#byChannel.set(monitoring.snoopChannelId, monitoring);
     this.#byChannel.set(monitoring.phoneChannelId, monitoring);
@@ -85,13 +90,21 @@ export class CallMonitor implements ChannelHandler {
         whisper: whisper ? 'out' : 'none',
         appArgs: ['monitor', id],
       });
-      await this.#ari.originate({
-        endpoint: command.endpoint,
-        channelId: monitoring.phoneChannelId,
-        appArgs: ['monitor', id],
-        timeoutSeconds: this.#ringSeconds,
-        callerId: '112',
-      });
+      // An originate whose answer was lost may be ringing the phone: asked again under the same id.
+      const outcome = await originateOnce(
+        this.#ari,
+        {
+          endpoint: command.endpoint,
+          channelId: monitoring.phoneChannelId,
+          appArgs: ['monitor', id],
+          timeoutSeconds: this.#ringSeconds,
+          callerId: '112',
+        },
+        { clock: realClock, wanted: () => !monitoring.ended, signal: monitoring.lifetime.signal },
+      );
+      // Ended meanwhile (the call, or the snoop): a phone that rings now rings for nothing.
+      if (monitoring.ended) await this.#quietly(this.#ari.hangup(monitoring.phoneChannelId));
+      else if (outcome.kind !== 'created') throw outcome.error;
     } catch (error) {
       this.#logger.warn({ err: error, callId }, 'could not start monitoring');
       await this.#end(monitoring, `could not start: ${isAriError(error) ? error.code : 'error'}`);
@@ -133,6 +146,7 @@ export class CallMonitor implements ChannelHandler {
   async #end(monitoring: Monitoring, reason: string): Promise<void> {
     if (monitoring.ended) return;
     monitoring.ended = true;
+    monitoring.lifetime.abort();
     this.#byChannel.delete(monitoring.snoopChannelId);
     this.#byChannel.delete(monitoring.phoneChannelId);
     await Promise.all([

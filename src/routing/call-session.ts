@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { AriChannel, AriEvent, StasisStartEvent } from '../ari/ari-models.ts';
-import { type AriPort, type DialplanTarget, isAriError } from '../ari/ari-port.ts';
+import { type AriPort, type DialplanTarget, isAriError, type OriginateRequest } from '../ari/ari-port.ts';
+import { originateOnce } from '../ari/originate-once.ts';
 import type { Clock } from '../clock.ts';
 import type { Agency } from '../config.ts';
 import type { Logger } from '../logger.ts';
@@ -8,7 +9,7 @@ import type { Assignment, CallCategory, CallQueue, PriorityLevel } from '../queu
 import type { DeskEvent } from '../queues/desk-events.ts';
 import type { SupervisorNotice } from '../queues/supervisor-notices.ts';
 import type { CallRecordingHooks, RecordedCall } from '../recording/call-recording-hooks.ts';
-import type { CallRecordSink, Disposition, ScreeningOutcome } from '../records/call-record.ts';
+import type { CallEvent, CallRecordSink, Disposition, ScreeningOutcome } from '../records/call-record.ts';
 import { withTimeout } from '../with-timeout.ts';
 import { type AgencyLeg, type CallSnapshot, type Offer, serializeSnapshot } from './call-snapshot.ts';
 import { assertTransition, type CallState } from './call-state.ts';
@@ -144,6 +145,9 @@ export class CallSession {
   readonly #lifetime = new AbortController();
   #answered: Promise<boolean> = Promise.resolve(true);
   #flushScheduled = false;
+  /** Events handed to the record writer and not yet queued: every snapshot keeps them till then. */
+  #inFlight: CallEvent[] = [];
+  #saveScheduled = false;
   #announcementTimer: NodeJS.Timeout | undefined;
   #challengeTimer: NodeJS.Timeout | undefined;
   #openAnswerGate: () => void = () => {};
@@ -168,6 +172,14 @@ export class CallSession {
   #flushing: Promise<void> = Promise.resolve();
   /** Sent to the dialplan's fallback: its leaving Stasis ends the call here, unanswered by us. */
   #handedOff = false;
+  /** Names this session when it claims the write of the call's ending (one instance writes it). */
+  readonly #writer = randomUUID();
+  /** Another instance wrote how this call ended: nothing of this session's goes on record. */
+  #endingWrittenElsewhere = false;
+  /** The bridging in progress (settled when none): a repair of the bridge waits for it. */
+  #bridging: Promise<void> = Promise.resolve();
+  /** The offer leg whose originate has had no answer yet: its phone may ring, or may not. */
+  #unconfirmedLeg: string | undefined;
 
   private constructor(ctx: CallSessionContext, snapshot: CallSnapshot) {
     this.#ctx = ctx;
@@ -184,6 +196,11 @@ export class CallSession {
 
   get snapshot(): Readonly<CallSnapshot> {
     return this.#snapshot;
+  }
+
+  /** False when another instance wrote how this call ended (and told whoever needs to know). */
+  get endingWrittenHere(): boolean {
+    return !this.#endingWrittenElsewhere;
   }
 
   /** This call as the recorder sees it. */
@@ -276,6 +293,8 @@ export class CallSession {
   /** Carries on with a call another process (or this one before a restart) was handling. */
   static adopt(ctx: CallSessionContext, snapshot: CallSnapshot): CallSession {
     const session = new CallSession(ctx, snapshot);
+    // Ended where it was handled (a caller handed to the fallback): only its record is left to write.
+    if (snapshot.state === 'ended') return session;
     session.#putThrough = snapshot.state === 'connected';
     ctx.claimChannel(snapshot.callerChannelId, session);
     if (snapshot.offer) ctx.claimChannel(snapshot.offer.channelId, session);
@@ -321,13 +340,20 @@ export class CallSession {
   /** Events for the channels and playbacks of this call. */
   handle(event: AriEvent): void {
     switch (event.type) {
-      case 'StasisStart':
-        if (event.channel.id === this.#snapshot.offer?.channelId) void this.#takerAnswered(event.channel);
-        else if (this.#agencyLeg(event.channel.id)) void this.#agencyAnswered(event.channel.id);
-        // Answered (Up) but not yet in the app when a reconciliation bridged it: bridge it now.
-        else if (event.channel.id === this.#snapshot.takerChannelId && this.#is('connected'))
-          void this.#ensureBridged();
+      case 'StasisStart': {
+        const id = event.channel.id;
+        if (id === this.#snapshot.offer?.channelId && this.#ringing())
+          void this.#takerAnswered(event.channel);
+        else if (this.#agencyLeg(id)) void this.#agencyAnswered(id);
+        else if (id === this.#snapshot.takerChannelId) {
+          // Answered (Up) but not yet in the app when a reconciliation bridged it: bridge it now.
+          if (this.#is('connected')) void this.#ensureBridged();
+        }
+        // Answered for an offer or agency call that has ended (its originate landed late).
+        else if (id.startsWith(OFFER_CHANNEL_PREFIX) || id.startsWith(AGENCY_CHANNEL_PREFIX))
+          void this.#dropStaleLeg(id);
         return;
+      }
       case 'ChannelHangupRequest':
       case 'StasisEnd':
         this.#channelLeft(event.channel.id, event.type === 'ChannelHangupRequest' ? event.cause : undefined);
@@ -400,7 +426,7 @@ export class CallSession {
     const reason =
       loggedInTakers === 0 ? 'no-takers' : waitedMs >= afterSeconds * 1000 ? 'waited-too-long' : null;
     if (!reason) return;
-    const { wasWaiting } = await this.#ctx.queue.withdraw(this.callId);
+    const { wasWaiting } = await this.#ctx.queue.withdraw(this.callId, { ifWaiting: true });
     // A dispatch took the call first: a taker is being rung, which beats any overflow.
     if (!wasWaiting || !this.#is('queued')) return;
     this.#transition('overflowing');
@@ -422,23 +448,71 @@ export class CallSession {
     }
     const { record } = this.#snapshot;
     if (takerId) this.#toDesk(takerId, 'offer', this.#screenPop());
-    this.#ctx.ari
-      .originate({
-        endpoint,
-        channelId: offer.channelId,
-        appArgs: takerId ? ['offer', this.callId, takerId] : ['overflow', this.callId],
-        timeoutSeconds: this.#ctx.settings.ringTimeoutSeconds,
-        callerId: record.callerNumber ?? 'unknown',
-      })
-      .catch((error: unknown) => {
-        if (this.#snapshot.offer?.channelId !== offer.channelId) return;
-        this.#ctx.logger.warn({ err: error, callId: this.callId, takerId, endpoint }, 'originate failed');
-        // 500 from Asterisk: the endpoint cannot be rung at all. Anything else is our side.
-        const code = isAriError(error) ? error.code : 'unknown';
-        void this.#offerFailed(code === 'asterisk' ? 'unreachable' : 'originate-error', { error: code });
-      });
+    void this.#originateOffer(offer, {
+      endpoint,
+      channelId: offer.channelId,
+      appArgs: takerId ? ['offer', this.callId, takerId] : ['overflow', this.callId],
+      timeoutSeconds: this.#ctx.settings.ringTimeoutSeconds,
+      callerId: record.callerNumber ?? 'unknown',
+    });
     this.#guardRing(offer);
     this.#saveSnapshot();
+  }
+
+  /**
+   * Rings the offer's phone. An originate whose answer was lost may be ringing it: the offer
+   * stands (the taker stays reserved) while the same request goes again under the same channel
+   * id (see originateOnce), so the call never rings a second taker meanwhile. Only Asterisk's
+   * refusal, or no answer for the whole ring time, ends the offer here; a leg whose answer comes
+   * after its offer has ended is hung up.
+   */
+  async #originateOffer(offer: Offer, request: OriginateRequest): Promise<void> {
+    const { takerId, endpoint } = offer;
+    const current = () => this.#snapshot.offer?.channelId === offer.channelId && this.#ringing();
+    const outcome = await originateOnce(this.#ctx.ari, request, {
+      clock: this.#ctx.clock,
+      wanted: current,
+      signal: this.#lifetime.signal,
+      onUnanswered: (error, unanswered) => {
+        if (unanswered > 1 || !current()) return;
+        this.#unconfirmedLeg = offer.channelId;
+        this.#ctx.logger.warn({ err: error, callId: this.callId, takerId, endpoint }, 'originate unanswered');
+        this.#log('originate-unanswered', { takerId, attempt: offer.attempt, error: errorCode(error) });
+      },
+    });
+    if (outcome.kind === 'created' && this.#unconfirmedLeg === offer.channelId)
+      this.#unconfirmedLeg = undefined;
+    if (this.#detached) return;
+    if (!current()) {
+      // Settled meanwhile (answered, failed, the call ended): anything but the taker leg rings for nothing.
+      if (outcome.kind !== 'refused' || outcome.unanswered > 0) await this.#dropStaleLeg(offer.channelId);
+      return;
+    }
+    if (outcome.kind === 'created') {
+      if (outcome.unanswered > 0) {
+        this.#log('originate-confirmed', { takerId, attempt: offer.attempt, unanswered: outcome.unanswered });
+      }
+      return;
+    }
+    const code = errorCode(outcome.error);
+    this.#ctx.logger.warn({ err: outcome.error, callId: this.callId, takerId, endpoint }, 'originate failed');
+    if (outcome.kind === 'unanswered') {
+      void this.#offerFailed('originate-error', { error: code, reason: 'originate-unanswered' });
+      return;
+    }
+    // 500 from Asterisk: the endpoint cannot be rung at all. Anything else is our side.
+    void this.#offerFailed(code === 'asterisk' ? 'unreachable' : 'originate-error', { error: code });
+  }
+
+  /**
+   * A leg of an offer (or an agency call) that has ended rings for nothing, or sits answered in
+   * silence: hang it up.
+   */
+  async #dropStaleLeg(channelId: string): Promise<void> {
+    // The new owner has the call's legs; the taker leg is the call's own.
+    if (this.#detached || channelId === this.#snapshot.takerChannelId) return;
+    this.#ctx.logger.info({ callId: this.callId, channelId }, 'hanging up a leg that has ended');
+    await this.#ignoreGone(this.#ctx.ari.hangup(channelId));
   }
 
   /**
@@ -450,7 +524,17 @@ export class CallSession {
     { asteriskRestarted = false }: { asteriskRestarted?: boolean } = {},
   ): Promise<void> {
     const snapshot = this.#snapshot;
-    if (this.state === 'ended') return;
+    if (this.state === 'ended') {
+      // Its record may not be written yet (this instance kept the call through an outage, or the
+      // instance handling it ended it and stood down): finish that, and nothing else.
+      await this.#flushNow();
+      if (this.#snapshot.pendingEvents.length === 0) await this.#forget();
+      return;
+    }
+    // A leg of an offer that had ended, answered while we were away (its StasisStart is lost).
+    for (const legId of this.channelIds().slice(1)) {
+      if (liveChannelIds.has(legId) && legId !== snapshot.offer?.channelId) await this.#dropStaleLeg(legId);
+    }
     if (!liveChannelIds.has(snapshot.callerChannelId)) {
       this.#log('vanished', { channelId: snapshot.callerChannelId, asteriskRestarted });
       if (asteriskRestarted) {
@@ -625,7 +709,7 @@ export class CallSession {
   async #silenceElapsed(): Promise<void> {
     if (this.#personHeard || !this.#is('queued') || this.#snapshot.silent) return;
     // Only a call still waiting: a taker being rung or talking handles silence better than a prompt.
-    const { wasWaiting } = await this.#ctx.queue.withdraw(this.callId);
+    const { wasWaiting } = await this.#ctx.queue.withdraw(this.callId, { ifWaiting: true });
     if (!wasWaiting || !this.#is('queued')) return;
     await this.#challenge('silent');
   }
@@ -634,7 +718,7 @@ export class CallSession {
   #releaseSilentLater(): void {
     const timer = this.#ctx.clock.setTimeout(async () => {
       if (!this.#is('queued')) return;
-      const { wasWaiting } = await this.#ctx.queue.withdraw(this.callId);
+      const { wasWaiting } = await this.#ctx.queue.withdraw(this.callId, { ifWaiting: true });
       if (!wasWaiting || !this.#is('queued')) return;
       this.#silentRelease = true;
       await this.#end('system', { reason: 'silent' });
@@ -707,10 +791,14 @@ export class CallSession {
   }
 
   async #enqueue(options: { assign?: boolean } = {}): Promise<void> {
+    // A caller who hung up while we awaited something (a challenge's prompt being stopped, the
+    // music started) has been ended and forgotten: queueing would write the ended call's snapshot
+    // back, for good. Checked just before the script: the end's withdraw and forget follow it.
+    if (this.state === 'ended') return;
     try {
       // Bounded: with Redis unreachable ioredis can wait forever, and the caller with it.
       const assignment = await withTimeout(
-        this.#ctx.queue.enqueue(this.callId, this.#snapshot.place, serializeSnapshot(this.#snapshot), {
+        this.#ctx.queue.enqueue(this.callId, this.#snapshot.place, this.#serialized(), {
           assign: (options.assign ?? true) && this.#ctx.mayAssign(),
         }),
         QUEUE_TIMEOUT_MS,
@@ -734,6 +822,11 @@ export class CallSession {
       if (!isAriError(error, 'not-found') && !isAriError(error, 'not-in-stasis')) {
         this.#ctx.logger.error({ err: error, callId: this.callId }, 'could not answer the caller');
         this.#log('answer-failed', { error: isAriError(error) ? error.code : 'unknown' });
+      } else if (!this.#handedOff) {
+        // Nobody to serve: the caller's channel is gone or not in our app. Its ChannelDestroyed
+        // usually ends the call too; a StasisStart delivered late or for a channel Asterisk never
+        // had has none, and would otherwise wait in the queue and ring a taker for nobody.
+        void this.#end('caller', { reason: 'gone-before-answer', error: error.code });
       }
       return false;
     }
@@ -836,12 +929,24 @@ export class CallSession {
     this.#saveSnapshot();
     if (offer.takerId) void this.#ctx.queue.connect(offer.takerId, this.callId);
 
-    if (!(await this.#answered) || !this.#is('connected')) return;
-    await this.#bridge([snapshot.callerChannelId, offer.channelId]);
+    // The bridging counts as in progress from here, not from when the caller's answer completes:
+    // a taker leg's StasisStart delivered twice meanwhile must wait for it, not bridge again.
+    const run = (async () => {
+      if (!(await this.#answered) || !this.#is('connected')) return;
+      await this.#bridgeNow([snapshot.callerChannelId, offer.channelId]);
+    })();
+    this.#bridging = run.catch(() => undefined);
+    await run;
   }
 
   /** Joins `channelIds` in the call's bridge, after the caller's greeting and hold stop. */
-  async #bridge(channelIds: string[]): Promise<void> {
+  #bridge(channelIds: string[]): Promise<void> {
+    const run = this.#bridgeNow(channelIds);
+    this.#bridging = run.catch(() => undefined);
+    return run;
+  }
+
+  async #bridgeNow(channelIds: string[]): Promise<void> {
     const ari = this.#ctx.ari;
     const snapshot = this.#snapshot;
     const bridgeId = snapshot.bridgeId ?? `${this.callId}-bridge`;
@@ -889,8 +994,18 @@ export class CallSession {
     }
   }
 
-  /** A connected call adopted from another instance: finish the bridging it may not have done. */
-  async #ensureBridged(): Promise<void> {
+  /**
+   * A connected call adopted from another instance: finish the bridging it may not have done.
+   * After the bridging in progress, if any: both would find the same channels missing and add
+   * them twice (a taker leg's StasisStart delivered twice did so).
+   */
+  #ensureBridged(): Promise<void> {
+    const turn = this.#bridging.then(() => this.#bridgeMissing());
+    this.#bridging = turn.catch(() => undefined);
+    return turn;
+  }
+
+  async #bridgeMissing(): Promise<void> {
     const { callerChannelId, takerChannelId, bridgeId, held, takerLeft, agencies } = this.#snapshot;
     if (!takerChannelId) return;
     const bridge = bridgeId ? (await this.#ctx.ari.listBridges()).find((b) => b.id === bridgeId) : undefined;
@@ -1076,17 +1191,27 @@ export class CallSession {
     this.#log('agency-dialing', { takerId, agencyId, agency: agency.name, dial: agency.dial, handOver });
     this.#saveSnapshot();
     this.#toDesk(takerId, 'agency-dialing', { agencyId, agency: agency.name, handOver });
-    try {
-      await this.#ctx.ari.originate({
+    // An originate whose answer was lost may be ringing the agency: asked again under the same id.
+    const outcome = await originateOnce(
+      this.#ctx.ari,
+      {
         endpoint: agency.dial,
         channelId: leg.channelId,
         appArgs: ['agency', this.callId, agencyId],
         timeoutSeconds: this.#ctx.settings.agencyRingSeconds,
         callerId: '112',
-      });
-    } catch (error) {
-      const code = isAriError(error) ? error.code : 'unknown';
-      await this.#agencyGone(leg.channelId, undefined, `could not dial: ${code}`);
+      },
+      {
+        clock: this.#ctx.clock,
+        wanted: () => this.#agencyLeg(leg.channelId)?.state === 'dialing',
+        signal: this.#lifetime.signal,
+      },
+    );
+    if (outcome.kind === 'created' && this.#agencyLeg(leg.channelId)) return null;
+    // Not created, or created for a leg that has ended meanwhile: it must not ring on.
+    if (outcome.kind !== 'refused' || outcome.unanswered > 0) await this.#dropStaleLeg(leg.channelId);
+    if (outcome.kind !== 'created') {
+      await this.#agencyGone(leg.channelId, undefined, `could not dial: ${errorCode(outcome.error)}`);
     }
     return null;
   }
@@ -1234,6 +1359,10 @@ export class CallSession {
     record.waitMs ??= now - record.arrivedAt.getTime();
     record.talkMs = record.connectedAt ? now - record.connectedAt.getTime() : null;
     this.#log('ended', { endedBy, disposition, ...detail });
+    // A caller handed to the fallback has left Stasis, while the snapshot in Redis says waiting:
+    // an instance adopting the call from it would take the caller for one who hung up. Said at
+    // once, ahead of the record write, which Redis being slow or away can hold up for long.
+    if (this.#handedOff) this.#saveEndedSnapshot();
 
     const ari = this.#ctx.ari;
     const cleanup: Array<Promise<unknown>> = [];
@@ -1304,9 +1433,12 @@ export class CallSession {
     // Asterisk's ring timeout runs on call time; the guard past it is a real-time margin.
     const ms = (this.#ctx.settings.ringTimeoutSeconds * 1000) / this.#ctx.clock.rate + RING_GUARD_MS;
     const timer = setTimeout(() => {
-      if (this.#snapshot.offer?.channelId === offer.channelId) {
-        void this.#offerFailed('missed', { reason: 'no-verdict-from-asterisk' });
-      }
+      if (this.#snapshot.offer?.channelId !== offer.channelId) return;
+      // Asterisk never answered the originate: whether the phone rang at all is unknown, and not
+      // the taker's doing.
+      if (this.#unconfirmedLeg === offer.channelId) {
+        void this.#offerFailed('originate-error', { reason: 'originate-unanswered' });
+      } else void this.#offerFailed('missed', { reason: 'no-verdict-from-asterisk' });
     }, ms);
     timer.unref();
     this.#lifetime.signal.addEventListener('abort', () => clearTimeout(timer), { once: true });
@@ -1366,9 +1498,21 @@ export class CallSession {
     if (snapshot.pendingEvents.length === 0 || this.#detached) return;
     const events = snapshot.pendingEvents;
     snapshot.pendingEvents = [];
+    this.#inFlight = events;
     try {
       const unnumbered = events.filter((event) => event.seq === 0);
-      const { version, firstSeq } = await this.#ctx.queue.reserveRecordSlots(this.callId, unnumbered.length);
+      // The ending is written by one instance only: two may hold an ended call after a takeover.
+      const slots = await this.#ctx.queue.reserveRecordSlots(this.callId, unnumbered.length, {
+        ...(this.state === 'ended' ? { finalWriter: this.#writer } : {}),
+      });
+      if (!slots) {
+        this.#ctx.logger.info({ callId: this.callId }, 'the call ended as another instance wrote it');
+        this.#endingWrittenElsewhere = true;
+        snapshot.pendingEvents = [];
+        await this.#forget();
+        return;
+      }
+      const { version, firstSeq } = slots;
       unnumbered.forEach((event, i) => {
         event.seq = firstSeq + i;
       });
@@ -1377,15 +1521,16 @@ export class CallSession {
       // and the next snapshot leaves its adopter these numbers to write again (the same rows),
       // where unnumbered events would be numbered anew and land twice.
       if (unnumbered.length > 0 && this.state !== 'ended') {
-        const pendingEvents = [...events, ...snapshot.pendingEvents];
-        await this.#ctx.queue.saveSnapshot(this.callId, serializeSnapshot({ ...snapshot, pendingEvents }));
+        await this.#ctx.queue.saveSnapshot(this.callId, this.#serialized());
       }
       await this.#ctx.recorder.write({ record: { ...snapshot.record }, events });
-      // An instance adopting the call must not write these again.
-      this.#saveSnapshot();
+      // The next snapshot leaves these out. Until then an instance adopting the call writes them
+      // again under the same numbers, which changes nothing (writes are idempotent).
+      this.#inFlight = [];
       if (this.state === 'ended' && snapshot.pendingEvents.length === 0) await this.#forget();
     } catch (error) {
       // Keep them for the next write: a record is delayed, never dropped.
+      this.#inFlight = [];
       snapshot.pendingEvents = [...events, ...snapshot.pendingEvents];
       this.#ctx.logger.warn({ err: error, callId: this.callId }, 'record write failed; will retry');
       const retry = setTimeout(() => void this.#flushNow(), FLUSH_RETRY_MS);
@@ -1395,12 +1540,36 @@ export class CallSession {
     }
   }
 
+  /**
+   * Saves the snapshot once per event-loop turn, however many steps the call took in it: the
+   * write goes out at the end of the turn with the state then. A call that ended meanwhile is
+   * not saved (it is forgotten instead).
+   */
   #saveSnapshot(): void {
-    if (this.state === 'ended' || this.#detached) return;
+    if (this.#saveScheduled || this.state === 'ended' || this.#detached) return;
+    this.#saveScheduled = true;
+    setImmediate(() => {
+      this.#saveScheduled = false;
+      if (this.state === 'ended') return;
+      this.#ctx.queue.saveSnapshot(this.callId, this.#serialized()).catch((error: unknown) => {
+        this.#ctx.logger.warn({ err: error, callId: this.callId }, 'could not save the call snapshot');
+        // A waiting call no instance could re-adopt must not stay in Stasis on this one alone.
+        void this.handOff('snapshot-error');
+      });
+    });
+  }
+
+  /** The snapshot as saved: with the events whose record write is under way. */
+  #serialized(): string {
+    const snapshot = this.#snapshot;
+    if (this.#inFlight.length === 0) return serializeSnapshot(snapshot);
+    return serializeSnapshot({ ...snapshot, pendingEvents: [...this.#inFlight, ...snapshot.pendingEvents] });
+  }
+
+  /** The call's snapshot as it ended, for any instance that adopts it before its record is written. */
+  #saveEndedSnapshot(): void {
     this.#ctx.queue.saveSnapshot(this.callId, serializeSnapshot(this.#snapshot)).catch((error: unknown) => {
-      this.#ctx.logger.warn({ err: error, callId: this.callId }, 'could not save the call snapshot');
-      // A waiting call no instance could re-adopt must not stay in Stasis on this one alone.
-      void this.handOff('snapshot-error');
+      this.#ctx.logger.warn({ err: error, callId: this.callId }, 'could not save the ended call snapshot');
     });
   }
 
@@ -1413,6 +1582,10 @@ export class CallSession {
       this.#ctx.logger.warn({ err: error, callId: this.callId }, 'ARI request failed');
     }
   }
+}
+
+function errorCode(error: unknown): string {
+  return isAriError(error) ? error.code : 'unknown';
 }
 
 function fallbackText(target: DialplanTarget): string {

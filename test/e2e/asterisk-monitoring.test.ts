@@ -91,6 +91,16 @@ describe('Asterisk and its trunks watched over AMI', () => {
     center.emulator.setEndpointReachable('PJSIP/indosat', true);
     await readyWhen({ 'trunk:indosat': true }, 'indosat reachable again');
     expect(await metrics()).toMatch(/^siaga112_trunk_reachable\{trunk="indosat"\} 1$/m);
+
+    // Supervisors are told of both, newest first, once each.
+    const indosat = await eventually(async () => {
+      const reply = await service.app.inject({ method: 'GET', url: '/live/notices' });
+      const kinds = (reply.json() as { kind: string; detail?: { trunk?: string } }[])
+        .filter((notice) => notice.detail?.trunk === 'indosat')
+        .map((notice) => notice.kind);
+      return kinds[0] === 'trunk-reachable' ? kinds : undefined;
+    }, 'notices of indosat lost and back');
+    expect(indosat).toEqual(['trunk-reachable', 'trunk-unreachable']);
   });
 
   it('AMI cut: not alive, trunks unknown, still ready over ARI; back and counted once reconnected', async () => {

@@ -4,7 +4,7 @@ import { expect } from 'vitest';
 import { createApiKeyRepository, type Role } from '../../src/auth/api-keys.ts';
 import { loadConfig } from '../../src/config.ts';
 import { type AsteriskEmulator, startAsteriskEmulator } from '../../src/emulator/asterisk-emulator.ts';
-import { createLogger } from '../../src/logger.ts';
+import { createLogger, type Logger } from '../../src/logger.ts';
 import { createCallRepository } from '../../src/records/call-repository.ts';
 import { createTakerRepository } from '../../src/records/taker-repository.ts';
 import { type Service, type ServiceOptions, startService } from '../../src/service.ts';
@@ -45,6 +45,8 @@ export async function startCallCenter(
     service?: ServiceOptions;
     /** Also serve AMI from the emulator and point the service at it. */
     ami?: boolean;
+    /** The services' logger (a test reading what was logged); default: LOG_LEVEL on stdout. */
+    logger?: Logger;
   } = {},
 ): Promise<CallCenterUnderTest> {
   const password = randomBytes(12).toString('hex');
@@ -103,7 +105,8 @@ export async function startCallCenter(
   const services: Service[] = [];
   const start = async (overrides: Record<string, string> = {}) => {
     const config = loadConfig({ SIAGA_INSTANCE_ID: `instance-${services.length + 1}`, ...env, ...overrides });
-    const service = await startService(config, createLogger(config.logLevel), options.service);
+    const logger = options.logger ?? createLogger(config.logLevel);
+    const service = await startService(config, logger, options.service);
     actAsAdmin(service, adminKey);
     services.push(service);
     // A standby instance holds no events socket until it takes the lease over.

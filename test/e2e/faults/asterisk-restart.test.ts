@@ -1,21 +1,13 @@
-import { afterEach, describe, expect, it } from 'vitest';
-import {
-  type CallCenterUnderTest,
-  eventually,
-  startCallCenter,
-  untilBridged,
-} from '../call-center-harness.ts';
-
-let center: CallCenterUnderTest | undefined;
-afterEach(async () => {
-  await center?.close();
-  center = undefined;
-});
+import { describe, expect, it } from 'vitest';
+import { closeAfterTest } from '../../support/after-test.ts';
+import { eventually, startCallCenter, untilBridged } from '../call-center-harness.ts';
 
 describe('Asterisk restarting under live calls', () => {
   it('closes the calls it cut as lost (a connected one stays connected), frees their takers, owes callbacks, and takes the next call', async () => {
-    center = await startCallCenter({ takers: 3, env: { RING_TIMEOUT_SECONDS: '30' } });
-    const c = center;
+    const c = closeAfterTest(
+      await startCallCenter({ takers: 3, env: { RING_TIMEOUT_SECONDS: '30' } }),
+      (center) => center.close(),
+    );
     const { service, emulator } = c;
     emulator.setEndpoint('PJSIP/taker1', { answer: 'after', delayMs: 20 });
     emulator.setEndpoint('PJSIP/taker2', { answer: 'never' });

@@ -1,52 +1,36 @@
 import { Redis } from 'ioredis';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { InboundCall } from '../../../src/emulator/asterisk-emulator.ts';
 import { CallQueue } from '../../../src/queues/call-queue.ts';
-import { startTcpProxy, type TcpProxy } from '../../support/tcp-proxy.ts';
-import {
-  type CallCenterUnderTest,
-  eventually,
-  startCallCenter,
-  untilBridged,
-} from '../call-center-harness.ts';
+import { closeAfterTest, killAfterTest } from '../../support/after-test.ts';
+import { startTcpProxy } from '../../support/tcp-proxy.ts';
+import { eventually, startCallCenter, untilBridged } from '../call-center-harness.ts';
 import { type ServiceProcess, startServiceProcess } from './service-process.ts';
 
-let center: CallCenterUnderTest | undefined;
-let redis: Redis | undefined;
-let proxy: TcpProxy | undefined;
-const processes: ServiceProcess[] = [];
-afterEach(async () => {
-  for (const child of processes.splice(0)) {
-    if (!child.hasExited) child.kill('SIGKILL');
-    await child.exited;
-  }
-  redis?.disconnect();
-  redis = undefined;
-  await proxy?.close();
-  proxy = undefined;
-  await center?.close();
-  center = undefined;
-});
-
-/** A call center whose call control runs in child processes of `src/main.ts`. */
+/**
+ * A call center whose call control runs in child processes of `src/main.ts`; all of it (the
+ * processes first) is stopped when the test ends.
+ */
 async function startProcesses(env: Record<string, string> = {}) {
-  center = await startCallCenter({ takers: 3, env: { LEADER_LEASE_MS: '1000', ...env } });
-  const c = center;
+  const c = closeAfterTest(
+    await startCallCenter({ takers: 3, env: { LEADER_LEASE_MS: '1000', ...env } }),
+    (center) => center.close(),
+  );
   // The in-process instance only prepared the database: the processes own call control.
   await c.service.close();
-  redis = new Redis(c.env.REDIS_URL!);
+  const redis = closeAfterTest(new Redis(c.env.REDIS_URL!), (r) => r.disconnect());
   const queue = new CallQueue(redis, {
     prefix: c.redisPrefix,
     leaderId: 'test-observer',
     policy: { agingMs: 0, skillFallbackMs: 0 },
   });
   const spawn = async (instance: string, overrides: Record<string, string> = {}) => {
-    const child = await startServiceProcess(
-      { ...c.env, SIAGA_INSTANCE_ID: instance, ...overrides },
-      { adminKey: c.adminKey },
+    return killAfterTest(
+      await startServiceProcess(
+        { ...c.env, SIAGA_INSTANCE_ID: instance, ...overrides },
+        { adminKey: c.adminKey },
+      ),
     );
-    processes.push(child);
-    return child;
   };
   const makeAvailable = async (child: ServiceProcess, takerId: string) => {
     const reply = await child.request('PUT', `/takers/${takerId}/state`, { state: 'available' });
@@ -193,7 +177,10 @@ describe('siaga112 stopped with SIGTERM', () => {
   it('with Redis unreachable: a close that cannot finish is cut off after SHUTDOWN_TIMEOUT_SECONDS', async () => {
     const { c, spawn } = await startProcesses();
     const target = new URL(c.env.REDIS_URL!);
-    proxy = await startTcpProxy({ host: target.hostname, port: Number(target.port || 6379) });
+    const proxy = closeAfterTest(
+      await startTcpProxy({ host: target.hostname, port: Number(target.port || 6379) }),
+      (p) => p.close(),
+    );
     const child = await spawn('stuck', {
       REDIS_URL: proxy.url(c.env.REDIS_URL!),
       SHUTDOWN_TIMEOUT_SECONDS: '2',

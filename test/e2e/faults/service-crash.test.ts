@@ -1,7 +1,8 @@
 import { Redis } from 'ioredis';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { InboundCall } from '../../../src/emulator/asterisk-emulator.ts';
 import { CallQueue } from '../../../src/queues/call-queue.ts';
+import { closeAfterTest, killAfterTest } from '../../support/after-test.ts';
 import {
   type CallCenterUnderTest,
   eventually,
@@ -10,20 +11,6 @@ import {
 } from '../call-center-harness.ts';
 import { type ServiceProcess, startServiceProcess } from './service-process.ts';
 
-let center: CallCenterUnderTest | undefined;
-let redis: Redis | undefined;
-const processes: ServiceProcess[] = [];
-afterEach(async () => {
-  for (const child of processes.splice(0)) {
-    if (!child.hasExited) child.kill('SIGKILL');
-    await child.exited;
-  }
-  redis?.disconnect();
-  redis = undefined;
-  await center?.close();
-  center = undefined;
-});
-
 /** The bridge the caller's channel is in right now, if any. */
 function bridgeOf(c: CallCenterUnderTest, call: InboundCall) {
   return c.emulator.snapshot().bridges.find((b) => b.channels.includes(call.channelId));
@@ -31,26 +18,26 @@ function bridgeOf(c: CallCenterUnderTest, call: InboundCall) {
 
 describe('siaga112 killed with SIGKILL mid-shift', () => {
   it('a new process re-adopts every call: waiting callers keep their order, ringing and connected calls carry on, one record each', async () => {
-    center = await startCallCenter({
-      takers: 3,
-      // A dead leader's lease lapses within a second; phones ring long enough to outlive the crash.
-      env: { LEADER_LEASE_MS: '1000', RING_TIMEOUT_SECONDS: '30' },
-    });
-    const c = center;
+    const c = closeAfterTest(
+      await startCallCenter({
+        takers: 3,
+        // A dead leader's lease lapses within a second; phones ring long enough to outlive the crash.
+        env: { LEADER_LEASE_MS: '1000', RING_TIMEOUT_SECONDS: '30' },
+      }),
+      (center) => center.close(),
+    );
     // The in-process instance only prepared the database: the processes below own call control.
     await c.service.close();
-    redis = new Redis(c.env.REDIS_URL!);
+    const redis = closeAfterTest(new Redis(c.env.REDIS_URL!), (r) => r.disconnect());
     const queue = new CallQueue(redis, {
       prefix: c.redisPrefix,
       leaderId: 'test-observer',
       policy: { agingMs: 0, skillFallbackMs: 0 },
     });
     const spawnService = async (instance: string) => {
-      const child = await startServiceProcess(
-        { ...c.env, SIAGA_INSTANCE_ID: instance },
-        { adminKey: c.adminKey },
+      const child = killAfterTest(
+        await startServiceProcess({ ...c.env, SIAGA_INSTANCE_ID: instance }, { adminKey: c.adminKey }),
       );
-      processes.push(child);
       await child.untilLeading();
       return child;
     };

@@ -1,17 +1,12 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { TakerBehaviour } from '../../../src/emulator/asterisk-emulator.ts';
+import { closeAfterTest } from '../../support/after-test.ts';
 import {
   type CallCenterUnderTest,
   eventually,
   startCallCenter,
   untilBridged,
 } from '../call-center-harness.ts';
-
-let center: CallCenterUnderTest | undefined;
-afterEach(async () => {
-  await center?.close();
-  center = undefined;
-});
 
 /**
  * What a caller hears, from what the service asked of the emulated Asterisk: music on hold
@@ -85,8 +80,10 @@ describe("a call taker's phone failing an offer", () => {
       notice: 'ring-no-answer',
     },
   ])('$how: the caller goes back to the head of the queue on hold, the next taker answers', async (phone) => {
-    center = await startCallCenter({ takers: 2, env: { RING_TIMEOUT_SECONDS: '30' } });
-    const c = center;
+    const c = closeAfterTest(
+      await startCallCenter({ takers: 2, env: { RING_TIMEOUT_SECONDS: '30' } }),
+      (center) => center.close(),
+    );
     const hearing = hearingWatch(c);
     if (phone.behaviour) c.emulator.setEndpoint('PJSIP/taker1', phone.behaviour);
     c.emulator.setEndpoint('PJSIP/taker2', { answer: 'after', delayMs: 20, hangupAfterMs: 100 });
@@ -159,8 +156,7 @@ describe("a call taker's phone failing an offer", () => {
 
 describe("a call taker's phone failing as it answers", () => {
   it('does not hang up on a caller nobody has spoken to: back to the head of the queue, the next taker answers', async () => {
-    center = await startCallCenter({ takers: 2 });
-    const c = center;
+    const c = closeAfterTest(await startCallCenter({ takers: 2 }), (center) => center.close());
     const hearing = hearingWatch(c);
     c.emulator.setEndpoint('PJSIP/taker1', { answer: 'after', delayMs: 20 });
     c.emulator.setEndpoint('PJSIP/taker2', { answer: 'after', delayMs: 20 });
@@ -219,8 +215,7 @@ describe("a call taker's phone failing as it answers", () => {
 
 describe('the bridge of a connected call destroyed by another ARI client', () => {
   it('puts caller and taker back together and the call carries on to one record', async () => {
-    center = await startCallCenter({ takers: 1 });
-    const c = center;
+    const c = closeAfterTest(await startCallCenter({ takers: 1 }), (center) => center.close());
     c.emulator.setEndpoint('PJSIP/taker1', { answer: 'after', delayMs: 20 });
     await c.makeAvailable('taker1');
     const call = c.emulator.placeCall({ from: '081200000001' });
