@@ -18,7 +18,7 @@ import { type RuleRoutesDeps, ruleRoutes } from './routes/rule-routes.ts';
 import { type TakerDirectoryDeps, takerDirectoryRoutes } from './routes/taker-directory-routes.ts';
 import { type TakerRoutesDeps, takerRoutes } from './routes/taker-routes.ts';
 import { type WallboardRoutesDeps, wallboardRoutes } from './routes/wallboard-routes.ts';
-import { documentCommonProblems } from './schemas.ts';
+import { documentCommonProblems, SECURITY_SCHEMES } from './schemas.ts';
 
 export interface AppDeps {
   logger: Logger;
@@ -68,7 +68,10 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   });
   registerProblemHandler(app);
   registerAuth(app, deps.auth);
-  documentCommonProblems(app, (method, url) => !('public' in accessFor(method, url)));
+  documentCommonProblems(app, (method, url) => {
+    const access = accessFor(method, url);
+    return 'public' in access ? 'public' : access.session ? 'key-or-session' : 'key';
+  });
   // Every route's schemas become the OpenAPI document: /openapi.json, browsable at /docs.
   await app.register(swagger, {
     openapi: {
@@ -80,6 +83,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
           'Call handling for 112: call takers, screening rules and lists, live state, callbacks. ' +
           'Errors are RFC 9457 application/problem+json naming the offending field.',
       },
+      components: { securitySchemes: SECURITY_SCHEMES },
     },
   });
   await app.register(swaggerUi, { routePrefix: '/docs' });

@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { type TSchema, Type } from 'typebox';
+import { WALLBOARD_COOKIE } from '../auth/wallboard-sessions.ts';
 import { ProblemSchema } from './problem.ts';
 
 /**
@@ -54,26 +55,55 @@ const BODY_PROBLEMS = {
   415: problem('the body is not application/json'),
 };
 
+/** How a client proves who it is, as `components.securitySchemes` of the OpenAPI document. */
+export const SECURITY_SCHEMES = {
+  apiKey: {
+    type: 'http',
+    scheme: 'bearer',
+    description: 'An API key (`npm run api-key`), sent as `Authorization: Bearer <key>`.',
+  },
+  wallboardSession: {
+    type: 'apiKey',
+    in: 'cookie',
+    name: WALLBOARD_COOKIE,
+    description: "The wallboard's session (POST /wallboard/session), accepted on its read-only routes.",
+  },
+} as const;
+
+/** What a route asks of its client: nothing, an API key, or a key or the wallboard's session. */
+export type RouteSecurity = 'public' | 'key' | 'key-or-session';
+
 /**
  * Documents, on every route that documents its responses, the problems that come from outside its
  * handler: the key check (401, 403, 429) where a key is needed, the body parser (413, 415) where
- * there is a body. A route's own entry for a status wins. Register before the routes.
+ * there is a body; and the security the route requires. A route's own entry for a status wins.
+ * Register before the routes.
  */
 export function documentCommonProblems(
   app: FastifyInstance,
-  needsKey: (method: string, url: string) => boolean,
+  securityOf: (method: string, url: string) => RouteSecurity,
 ): void {
   app.addHook('onRoute', (route) => {
     const response = route.schema?.response;
     if (typeof response !== 'object' || response === null) return;
     // fastify adds a HEAD route for every GET; the GET speaks for it.
     const methods = [route.method].flat().filter((method) => method !== 'HEAD');
-    if (methods.length === 0) return;
+    const [method] = methods;
+    if (method === undefined) return;
+    const security = securityOf(method, route.url);
     const common = {
-      ...(methods.some((method) => needsKey(method, route.url)) ? KEY_PROBLEMS : {}),
+      ...(security === 'public' ? {} : KEY_PROBLEMS),
       ...(route.schema?.body === undefined ? {} : BODY_PROBLEMS),
     };
     // A new object: routes may share one response map (the desk's call controls do).
-    route.schema = { ...route.schema, response: { ...common, ...response } };
+    route.schema = {
+      ...route.schema,
+      response: { ...common, ...response },
+      ...(security === 'public'
+        ? {}
+        : {
+            security: [{ apiKey: [] }, ...(security === 'key-or-session' ? [{ wallboardSession: [] }] : [])],
+          }),
+    };
   });
 }

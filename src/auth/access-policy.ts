@@ -80,7 +80,9 @@ export function policyRoutes(): string[] {
 }
 
 export function accessFor(method: string, route: string): Access {
+  // fastify answers HEAD for every GET route: whoever may read it may ask for its headers.
+  const verb = method === 'HEAD' ? 'GET' : method;
   // The browsable docs and their assets.
-  if (method === 'GET' && (route === '/docs' || route.startsWith('/docs/'))) return PUBLIC;
-  return POLICY.get(`${method} ${route}`) ?? ADMIN_ONLY;
+  if (verb === 'GET' && (route === '/docs' || route.startsWith('/docs/'))) return PUBLIC;
+  return POLICY.get(`${verb} ${route}`) ?? ADMIN_ONLY;
 }

@@ -11,7 +11,7 @@ afterEach(async () => {
 
 /** A request with exactly this authorization (or none). */
 function as(c: CallCenterUnderTest, key: string | null) {
-  return (method: 'GET' | 'PUT' | 'POST', url: string, payload?: Record<string, unknown>) =>
+  return (method: 'GET' | 'HEAD' | 'PUT' | 'POST', url: string, payload?: Record<string, unknown>) =>
     c.service.app.inject({
       method,
       url,
@@ -46,6 +46,10 @@ describe('API keys and roles', () => {
     expect(other.statusCode).toBe(403);
     expect(other.json().type).toContain('not-your-desk');
     expect((await taker('GET', '/agencies')).statusCode).toBe(200);
+    // HEAD follows its GET: a role that may read a route may ask for its headers, and no more.
+    expect((await taker('HEAD', '/agencies')).statusCode).toBe(200);
+    expect((await taker('HEAD', '/live')).statusCode).toBe(403);
+    expect((await taker('HEAD', '/takers/taker2/desk')).statusCode).toBe(403);
     expect((await taker('GET', '/live')).statusCode).toBe(403);
 
     expect((await supervisor('GET', '/live')).statusCode).toBe(200);
@@ -58,6 +62,7 @@ describe('API keys and roles', () => {
     expect((await admin('POST', '/rules', rules)).statusCode).toBe(201);
 
     expect((await metrics('GET', '/live')).statusCode).toBe(403);
+    expect((await metrics('HEAD', '/metrics')).statusCode).toBe(200);
     expect((await metrics('PUT', '/takers/taker1/state', { state: 'offline' })).statusCode).toBe(403);
   });
 

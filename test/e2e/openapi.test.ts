@@ -75,7 +75,10 @@ describe('the OpenAPI document', () => {
       parameters?: unknown[];
       requestBody?: unknown;
       responses: Record<string, { content?: Record<string, { schema?: unknown }> }>;
+      security?: Record<string, string[]>[];
     };
+    // Clients and generators learn how to authenticate from the document itself.
+    expect(document.components.securitySchemes.apiKey).toMatchObject({ type: 'http', scheme: 'bearer' });
     const missing: string[] = [];
     let operations = 0;
     for (const [path, item] of Object.entries(document.paths as Record<string, Record<string, Operation>>)) {
@@ -99,8 +102,14 @@ describe('the OpenAPI document', () => {
         const problems = (statuses: string[]) =>
           statuses.filter((s) => operation.responses[s]?.content?.['application/problem+json'] === undefined);
         const route = path.replaceAll(/\{(\w+)\}/g, ':$1');
-        if (!('public' in accessFor(method.toUpperCase(), route)) && problems(['401', '403']).length > 0)
+        const needsKey = !('public' in accessFor(method.toUpperCase(), route));
+        if (needsKey && problems(['401', '403']).length > 0)
           missing.push(`${name}: needs a key, documents no ${problems(['401', '403']).join(', ')}`);
+        const asksForKey = operation.security?.some((requirement) => 'apiKey' in requirement) ?? false;
+        if (needsKey !== asksForKey)
+          missing.push(
+            `${name}: ${needsKey ? 'needs a key, declares no apiKey security' : 'public, declares security'}`,
+          );
         if (operation.requestBody !== undefined && problems(['413', '415']).length > 0)
           missing.push(`${name}: takes a body, documents no ${problems(['413', '415']).join(', ')}`);
       }

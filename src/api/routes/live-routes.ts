@@ -46,7 +46,9 @@ const NoticesQuery = Type.Object({ limit: Type.Optional(Type.Integer({ minimum: 
 const Notice = Type.Object(
   {
     kind: Type.String({
-      description: 'ring-no-answer, softphone-unreachable, softphone-reachable, overflow or overflow-failed',
+      description:
+        'ring-no-answer, softphone-unreachable, softphone-reachable, overflow, overflow-failed, ' +
+        'trunk-unreachable or trunk-reachable (detail.trunk names the trunk)',
     }),
     at: Type.Number({ description: 'epoch milliseconds' }),
     takerId: Type.Optional(Type.String()),
