@@ -103,6 +103,21 @@ export type ServiceApi = {
   status: { args: Record<string, never>; reply: { activeCalls: number; recordBacklog: number } };
   /** Warnings and errors the process logged since the last ask, counted by level and message. */
   logCounts: { args: Record<string, never>; reply: Record<string, number> };
+  /** `process.getActiveResourcesInfo()`: how many timers, sockets and requests keep the loop alive, by kind. */
+  resources: {
+    args: Record<string, never>;
+    reply: {
+      total: number;
+      byKind: Record<string, number>;
+      /** V8's heap spaces: bytes each holds (committed) and uses. */
+      heapSpaces: Record<string, { size: number; used: number }>;
+    };
+  };
+  /** A call taker's verdict on a call (PUT /calls/{id}/verdict with this key), retried until its record shows it answered. */
+  verdict: {
+    args: { callId: string; takerId: string; verdict: string; apiKey: string };
+    reply: { status: number };
+  };
   /** V8's CPU profiler (what --cpu-prof runs), around the measured stages only. */
   profile: { args: { action: 'start' } | { action: 'stop'; file: string }; reply: null };
   stop: { args: Record<string, never>; reply: null };

@@ -9,7 +9,6 @@
  *
  *   npm run bench [-- --quick] [-- --help]
  */
-import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { cpus, loadavg } from 'node:os';
@@ -19,6 +18,7 @@ import type { FloorApi, TrafficApi, TrafficNotices } from './bench-api.ts';
 import { type BenchOptions, parseBenchOptions, type StageName } from './bench-options.ts';
 import { forkChild, stopChild } from './ipc.ts';
 import { latencyTable, memoryTable, type StageReport, serviceLogTable, throughputTable } from './report.ts';
+import { describeMachine, sourceState } from './run-meta.ts';
 import {
   ARI_USER,
   type SiagaContext,
@@ -220,26 +220,6 @@ async function main(): Promise<void> {
     );
     process.stdout.write(`\nresults: ${options.out}\n`);
   }
-}
-
-/** Which code was measured: the commit, and whether src/ had changes not committed yet. */
-function sourceState(): { commit: string; uncommittedSrcFiles: number } {
-  const git = (...args: string[]) => execFileSync('git', args, { encoding: 'utf8' }).trim();
-  try {
-    const changed = git('status', '--porcelain', '--', 'src', 'migrations');
-    return {
-      commit: git('rev-parse', 'HEAD'),
-      uncommittedSrcFiles: changed ? changed.split('\n').length : 0,
-    };
-  } catch {
-    return { commit: 'unknown', uncommittedSrcFiles: -1 };
-  }
-}
-
-function describeMachine(): string {
-  return `${cpus().length} × ${cpus()[0]?.model ?? 'CPU'}, Node ${process.version}, load ${loadavg()
-    .map((l) => l.toFixed(1))
-    .join(' ')}`;
 }
 
 function jsonOptions(o: BenchOptions) {

@@ -1,6 +1,6 @@
 /**
- * What each benchmark child reports about its own process: CPU time so far, resident and heap
- * memory, and the event loop's delay since the previous sample (perf_hooks).
+ * What each benchmark child reports about its own process: CPU time so far, resident, heap and
+ * external memory, and the event loop's delay since the previous sample (perf_hooks).
  */
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { setFlagsFromString } from 'node:v8';
@@ -13,6 +13,10 @@ export interface ProcessSample {
   readonly cpuUs: number;
   readonly rssBytes: number;
   readonly heapUsedBytes: number;
+  /** What V8 holds for the heap (used or not), and memory outside it: Buffers, ArrayBuffers, native. */
+  readonly heapTotalBytes: number;
+  readonly externalBytes: number;
+  readonly arrayBuffersBytes: number;
   /** Event-loop delay since the previous sample, ms; null when the loop never ran meanwhile. */
   readonly loopDelay: { readonly p50: number; readonly p99: number; readonly max: number } | null;
 }
@@ -47,6 +51,9 @@ export function createProcessProbe(): ProcessProbe {
         cpuUs: cpu.user + cpu.system,
         rssBytes: memory.rss,
         heapUsedBytes: memory.heapUsed,
+        heapTotalBytes: memory.heapTotal,
+        externalBytes: memory.external,
+        arrayBuffersBytes: memory.arrayBuffers,
         loopDelay,
       };
     },

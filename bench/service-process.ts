@@ -5,6 +5,7 @@
  */
 import { writeFile } from 'node:fs/promises';
 import { Session } from 'node:inspector/promises';
+import { getHeapSpaceStatistics } from 'node:v8';
 import { loadConfig } from '../src/config.ts';
 import { createLogger } from '../src/logger.ts';
 import { type Service, startService } from '../src/service.ts';
@@ -14,6 +15,9 @@ import { createProcessProbe } from './process-probe.ts';
 
 /** Log-on requests in flight at once. */
 const LOG_ON_BATCH = 50;
+/** A verdict for a call whose record has not landed yet is tried again this often, this many times. */
+const VERDICT_RETRY_MS = 100;
+const VERDICT_ATTEMPTS = 100;
 
 const LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal'];
 const LEVEL_VALUES = [10, 20, 30, 40, 50, 60];
@@ -70,6 +74,34 @@ serve<ServiceApi>({
       activeCalls: service.center.activeCalls.length,
       recordBacklog: backlog.waiting + backlog.active + backlog.delayed,
     };
+  },
+  resources() {
+    const byKind: Record<string, number> = {};
+    const kinds = process.getActiveResourcesInfo();
+    for (const kind of kinds) byKind[kind] = (byKind[kind] ?? 0) + 1;
+    const heapSpaces: Record<string, { size: number; used: number }> = {};
+    for (const space of getHeapSpaceStatistics()) {
+      heapSpaces[space.space_name] = { size: space.space_size, used: space.space_used_size };
+    }
+    return { total: kinds.length, byKind, heapSpaces };
+  },
+  async verdict({ callId, takerId, verdict, apiKey }) {
+    const app = service?.app;
+    if (!app) throw new Error('not started');
+    let status = 0;
+    for (let attempt = 0; attempt < VERDICT_ATTEMPTS; attempt++) {
+      const reply = await app.inject({
+        method: 'PUT',
+        url: `/calls/${callId}/verdict`,
+        headers: { authorization: `Bearer ${apiKey}` },
+        payload: { verdict, takerId },
+      });
+      status = reply.statusCode;
+      // 404 / 409: the call's record has not landed yet (the record writer is asynchronous).
+      if (status !== 404 && status !== 409) break;
+      await new Promise((resolve) => setTimeout(resolve, VERDICT_RETRY_MS));
+    }
+    return { status };
   },
   logCounts() {
     const counts = Object.fromEntries(logCounts);

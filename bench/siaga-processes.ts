@@ -21,6 +21,12 @@ export const ARI_USER = 'siaga112';
 
 export interface SiagaRun {
   readonly probes: Probe[];
+  /** The processes themselves, for what the probes do not ask (the soak's verdicts, open handles). */
+  readonly children: readonly ChildClient<ServiceApi, object>[];
+  /** The run's own database and Redis prefix, and an admin key to its API. */
+  readonly databaseUrl: string;
+  readonly redisPrefix: string;
+  readonly adminKey: string;
   readonly watch: RecordWatch;
   /**
    * With --profile: starts the processes' CPU profiles, or stops them and writes
@@ -82,6 +88,7 @@ export async function startSiaga(context: SiagaContext, count: number, label: st
           HTTP_PORT: '0',
           LOG_LEVEL: options.serviceLogLevel,
           WRAP_UP_SECONDS: '0',
+          RECORDINGS_DIR: context.recordingsDir,
         },
         expectLeading: i === 0,
       },
@@ -102,6 +109,10 @@ export async function startSiaga(context: SiagaContext, count: number, label: st
       logCounts: () => child.request('logCounts', {}),
     })),
     watch,
+    children,
+    databaseUrl,
+    redisPrefix: prefix,
+    adminKey: key,
     async profile(action, stage = label) {
       const dir = options.profileDir;
       if (!dir) return;
