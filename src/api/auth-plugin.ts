@@ -88,9 +88,12 @@ export function registerAuth(app: FastifyInstance, deps: AuthDeps): void {
     }
   });
 
-  app.addHook('onResponse', async (request, reply) => {
+  // Before the answer leaves: a client told its change was made finds it in the audit log.
+  app.addHook('onSend', async (request, reply, payload) => {
     const principal = request.principal;
-    if (!principal || request.method === 'GET' || reply.statusCode >= 400) return;
+    if (!principal || request.method === 'GET' || request.method === 'HEAD' || reply.statusCode >= 400) {
+      return payload;
+    }
     await deps
       .audit({
         principal,
@@ -101,5 +104,6 @@ export function registerAuth(app: FastifyInstance, deps: AuthDeps): void {
         body: request.body,
       })
       .catch((error: unknown) => request.log.error({ err: error }, 'could not write the audit log'));
+    return payload;
   });
 }
