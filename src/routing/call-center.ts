@@ -12,6 +12,7 @@ import {
   type CallSessionContext,
   type CallSettings,
   type CommandRefusal,
+  callIdOfBridge,
   OFFER_CHANNEL_PREFIX,
 } from './call-session.ts';
 import { parseSnapshot } from './call-snapshot.ts';
@@ -431,8 +432,39 @@ export class CallCenter {
       }
     }
     // Kept only once every call is reconciled: a retry must still see the restart.
-    if (complete) await queue.setReconciledAsteriskStartup(startup);
+    if (complete) {
+      await queue.setReconciledAsteriskStartup(startup);
+      await this.#destroyOrphanedBridges();
+    }
     return complete;
+  }
+
+  /**
+   * Bridges of calls that are over: an instance killed between a call's end and its bridge's
+   * destruction leaves one behind, and Asterisk keeps an empty bridge forever. Every live call
+   * has a session here once reconciled, so a call bridge without one is nobody's.
+   */
+  async #destroyOrphanedBridges(): Promise<void> {
+    const { ari, logger } = this.#options;
+    let bridges: Awaited<ReturnType<AriPort['listBridges']>>;
+    try {
+      bridges = await ari.listBridges();
+    } catch (error) {
+      logger.warn({ err: error }, 'could not list bridges to clear those of ended calls');
+      return;
+    }
+    for (const bridge of bridges) {
+      const callId = callIdOfBridge(bridge.id);
+      if (!callId || this.#sessions.has(callId)) continue;
+      logger.warn(
+        { bridgeId: bridge.id, channels: bridge.channels },
+        'destroying the bridge of an ended call',
+      );
+      await ari.destroyBridge(bridge.id).catch((error: unknown) => {
+        if (!isAriError(error, 'not-found'))
+          logger.warn({ err: error, bridgeId: bridge.id }, 'destroy failed');
+      });
+    }
   }
 
   #forget(session: CallSession): void {

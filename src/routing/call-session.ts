@@ -113,6 +113,18 @@ export const OFFER_CHANNEL_PREFIX = 'siaga112-offer-';
 /** Prefix of the channel ids of agencies dialed into a call. */
 export const AGENCY_CHANNEL_PREFIX = 'siaga112-agency-';
 
+/** The bridge a call's caller and taker talk in. */
+export function callBridgeId(callId: string): string {
+  return `${callId}-bridge`;
+}
+
+/** The call a bridge named by callBridgeId belongs to; null for any other bridge. */
+export function callIdOfBridge(bridgeId: string): string | null {
+  return (
+    /^([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})-bridge$/.exec(bridgeId)?.[1] ?? null
+  );
+}
+
 /** Why an agency call did not connect, from Asterisk's hang-up cause. */
 function agencyFailure(cause: number | undefined, causeText: string | undefined): string {
   if (causeText?.startsWith('could not dial')) return causeText;
@@ -915,7 +927,7 @@ export class CallSession {
     const snapshot = this.#snapshot;
     snapshot.takerChannelId = offer.channelId;
     snapshot.offer = null;
-    snapshot.bridgeId = `${this.callId}-bridge`;
+    snapshot.bridgeId = callBridgeId(this.callId);
     if (overflowed) {
       snapshot.overflowTarget = offer.endpoint;
       this.#log('overflowed', { target: offer.endpoint, channelName: channel?.name });
@@ -949,7 +961,7 @@ export class CallSession {
   async #bridgeNow(channelIds: string[]): Promise<void> {
     const ari = this.#ctx.ari;
     const snapshot = this.#snapshot;
-    const bridgeId = snapshot.bridgeId ?? `${this.callId}-bridge`;
+    const bridgeId = snapshot.bridgeId ?? callBridgeId(this.callId);
     snapshot.bridgeId = bridgeId;
     const withCaller = channelIds.includes(snapshot.callerChannelId);
     await Promise.all([

@@ -129,7 +129,10 @@ describe('several service instances on one Redis and one Asterisk', () => {
     expect(overlaps(allLegs, (leg) => leg.endpoint)).toEqual([]); // one taker never has two calls at once
     await eventually(async () => {
       const { channels, bridges, playbacks } = center!.emulator.snapshot();
-      return channels.length + bridges.length + playbacks.length === 0;
+      const left = [...channels, ...bridges, ...playbacks].map((thing) => thing.id);
+      // Thrown, not returned: a timeout names what was left behind.
+      if (left.length > 0) throw new Error(`left in Asterisk: ${left.join(', ')}`);
+      return true;
     }, 'nothing left in Asterisk');
 
     // Queue-to-offer latency at this load (printed, never asserted).

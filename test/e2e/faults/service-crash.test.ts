@@ -172,4 +172,43 @@ describe('siaga112 killed with SIGKILL mid-shift', () => {
     }, 'nothing left in Asterisk');
     expect(c.emulator.violations).toEqual([]);
   }, 120_000);
+
+  it('the bridge of a call that ended as the process died is destroyed by the next one', async () => {
+    const c = closeAfterTest(
+      await startCallCenter({ takers: 1, env: { LEADER_LEASE_MS: '1000' } }),
+      (center) => center.close(),
+    );
+    await c.service.close();
+    const spawnService = async (instance: string) => {
+      const child = killAfterTest(
+        await startServiceProcess({ ...c.env, SIAGA_INSTANCE_ID: instance }, { adminKey: c.adminKey }),
+      );
+      await child.untilLeading();
+      return child;
+    };
+    const first = await spawnService('crashing');
+    c.emulator.setEndpoint('PJSIP/taker1', { answer: 'after', delayMs: 20 });
+    expect((await first.request('PUT', '/takers/taker1/state', { state: 'available' })).status).toBe(200);
+    const call = c.emulator.placeCall({ from: '081200000009' });
+    await untilBridged(c, call);
+    const bridge = bridgeOf(c, call)!;
+
+    // The caller hangs up; the process dies before its request to destroy the bridge reaches
+    // Asterisk (held in the network until long after this test).
+    c.emulator.slowDown('bridges.destroy', { delayMs: 600_000, hold: 'request' });
+    call.hangup();
+    await eventually(
+      async () =>
+        (await c.database.db.selectFrom('calls').select('disposition').executeTakeFirst())?.disposition,
+      'the call recorded as ended',
+    );
+    await eventually(() => c.emulator.snapshot().channels.length === 0, 'both legs hung up');
+    first.kill('SIGKILL');
+    await first.exited;
+    expect(c.emulator.snapshot().bridges.map((b) => [b.id, b.channels])).toEqual([[bridge.id, []]]);
+
+    await spawnService('successor');
+    await eventually(() => c.emulator.snapshot().bridges.length === 0, 'the empty bridge destroyed');
+    expect(c.emulator.violations).toEqual([]);
+  }, 60_000);
 });
