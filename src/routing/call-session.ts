@@ -1562,7 +1562,8 @@ export class CallSession {
     this.#saveScheduled = true;
     setImmediate(() => {
       this.#saveScheduled = false;
-      if (this.state === 'ended') return;
+      // Ended or handed on within this turn: the snapshot is no longer ours to write.
+      if (this.state === 'ended' || this.#detached) return;
       this.#ctx.queue.saveSnapshot(this.callId, this.#serialized()).catch((error: unknown) => {
         this.#ctx.logger.warn({ err: error, callId: this.callId }, 'could not save the call snapshot');
         // A waiting call no instance could re-adopt must not stay in Stasis on this one alone.
