@@ -404,7 +404,8 @@ export class CallbackDialer implements ChannelHandler {
       this.#finish(state);
       const reason = offerFailureFromCause(cause);
       await this.#deps.callbacks.unclaim(callback.id, attempt - 1);
-      await this.#deps.queue.setTakerState(takerId, 'break', { reason });
+      // Only while still reserved for this callback: a taker moved on meanwhile stays where they are.
+      await this.#deps.queue.setTakerState(takerId, 'break', { reason, holding: callback.callId });
       await this.#trace(callback, [
         { type: 'callback-released', detail: { callbackId: callback.id, attempt, takerId, reason, cause } },
       ]);

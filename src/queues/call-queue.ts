@@ -261,12 +261,19 @@ export class CallQueue {
 
   /**
    * Moves a taker from the desk. With `guard`, a taker being offered a call or on one is not
-   * moved and the result says `busy`.
+   * moved and the result says `busy`. With `holding`, only a taker still holding that call is
+   * moved (work that ended for them must not move a taker who has moved on).
    */
   async setTakerState(
     takerId: string,
     state: TakerState,
-    options: { reason?: string; endpoint?: string; skills?: readonly string[]; guard?: boolean } = {},
+    options: {
+      reason?: string;
+      endpoint?: string;
+      skills?: readonly string[];
+      guard?: boolean;
+      holding?: string;
+    } = {},
   ): Promise<{ busy: boolean; previous: TakerState | null; state: TakerState }> {
     const [first, second] = (await scripts.setTakerState.run(this.#redis, [
       this.#prefix,
@@ -277,6 +284,7 @@ export class CallQueue {
       options.endpoint ?? '',
       options.skills ? `,${options.skills.join(',')},` : '',
       options.guard ? '1' : '0',
+      options.holding ?? '',
     ])) as [string, string];
     if (first === 'busy') return { busy: true, previous: asState(second), state: asState(second) ?? state };
     return { busy: false, previous: asState(first), state: asState(second) ?? state };

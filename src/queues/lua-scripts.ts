@@ -279,15 +279,17 @@ return { 'available', assign(P, now, leader, agingMs, fallbackMs, scan) }
 /**
  * set-taker-state: a taker (or supervisor) changes state from the desk. A taker whose phone is
  * unreachable who asks to be available goes on break 'unreachable' instead. With \`guard\` = '1' a
- * taker who is being offered a call or is on one is not moved ('busy').
- * ARGV: P, takerId, state, reason, now, endpoint ('' keeps it), skills ('' keeps it), guard.
+ * taker who is being offered a call or is on one is not moved ('busy'); with \`holding\` a call id, a
+ * taker who no longer holds that call is not moved ('busy') either.
+ * ARGV: P, takerId, state, reason, now, endpoint ('' keeps it), skills ('' keeps it), guard, holding.
  * Returns {previous, new state} or {'busy', previous}.
  */
 export const SET_TAKER_STATE = `${COMMON}
-local P, takerId, state, reason, now, endpoint, skills, guard = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7], ARGV[8]
+local P, takerId, state, reason, now, endpoint, skills, guard, holding = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7], ARGV[8], ARGV[9]
 local key = P .. ':taker:' .. takerId
 local previous = redis.call('HGET', key, 'state') or ''
 if guard == '1' and (previous == 'reserved' or previous == 'on-call') then return { 'busy', previous } end
+if holding ~= '' and redis.call('HGET', key, 'callId') ~= holding then return { 'busy', previous } end
 if endpoint ~= '' then
   local old = redis.call('HGET', key, 'endpoint')
   if old and old ~= endpoint then redis.call('HDEL', P .. ':endpoints', old) end

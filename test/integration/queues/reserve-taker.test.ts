@@ -66,4 +66,33 @@ describe('reserving a taker for a callback', () => {
     await queue.setReachable('PJSIP/taker3', false);
     expect((await queue.reserveTaker('taker3', CALL, 'callback')).reserved).toBe(false);
   });
+
+  it('puts a taker who missed their own callback on break only while they still hold it', async () => {
+    await queue.setTakerState('taker4', 'available', { endpoint: 'PJSIP/taker4' });
+    await queue.reserveTaker('taker4', CALL, 'callback');
+    // The reservation ended elsewhere and the taker took a 112 call: the late break leaves them be.
+    clock += 1000;
+    await queue.release('taker4', CALL, 0, { assign: false });
+    expect(
+      await queue.enqueue('112-call', { level: 0, enqueuedAt: clock, category: null }, '{}'),
+    ).toMatchObject({
+      callId: '112-call',
+      takerId: 'taker4',
+    });
+    expect(await queue.setTakerState('taker4', 'break', { reason: 'missed', holding: CALL })).toEqual({
+      busy: true,
+      previous: 'reserved',
+      state: 'reserved',
+    });
+    expect(await queue.getTaker('taker4')).toMatchObject({ state: 'reserved', callId: '112-call' });
+    // Still holding it: moved.
+    clock += 1000;
+    await queue.release('taker4', '112-call', 0, { assign: false });
+    await queue.reserveTaker('taker4', CALL, 'callback');
+    expect(await queue.setTakerState('taker4', 'break', { reason: 'missed', holding: CALL })).toMatchObject({
+      busy: false,
+      state: 'break',
+    });
+    expect(await queue.getTaker('taker4')).toMatchObject({ state: 'break', reason: 'missed' });
+  });
 });
