@@ -264,7 +264,10 @@ local P, takerId, callId, now, wrapUntil = ARGV[1], ARGV[2], ARGV[3], tonumber(A
 ${POLICY_ARGS(6)}
 local key = P .. ':taker:' .. takerId
 if redis.call('HGET', key, 'callId') ~= callId then return { '' } end
-if redis.call('HGET', key, 'state') == 'reserved' then
+local current = redis.call('HGET', key, 'state')
+-- Released already (a retried step, another instance): the wrap-up runs on, not anew.
+if current == 'wrap-up' then return { 'wrap-up' } end
+if current == 'reserved' then
   if redis.call('HGET', P .. ':offers', callId) == takerId then redis.call('HDEL', P .. ':offers', callId) end
   wrapUntil = now
 end

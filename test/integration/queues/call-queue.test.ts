@@ -144,7 +144,10 @@ describe('the call queue in Redis', () => {
     expect(await queue.release('t1', 'c1', 30_000)).toEqual({ state: 'wrap-up', assignment: null });
     await queue.enqueue('c2', place(1, clock), '{}');
     expect(await queue.dispatch()).toBeNull();
-    clock += 30_000;
+    // The same release again (a retried step, a second instance) does not restart the wrap-up.
+    clock += 20_000;
+    expect(await queue.release('t1', 'c1', 30_000)).toEqual({ state: 'wrap-up', assignment: null });
+    clock += 10_000;
     expect(await queue.dispatch()).toMatchObject({ callId: 'c2', takerId: 't1' });
   });
 

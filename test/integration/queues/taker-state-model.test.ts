@@ -284,6 +284,8 @@ class Model {
   release(takerId: string, callId: string, wrapUpMs: number, assign: boolean) {
     const t = this.taker(takerId);
     if (t.callId !== callId || !t.seen) return { state: null, assignment: null };
+    // Released already: the wrap-up runs on, not anew (nor is it cut short).
+    if (t.state === 'wrap-up') return { state: 'wrap-up', assignment: null };
     // Still reserved (the answer never recorded): the offer ends, and there is no wrap-up.
     if (t.state === 'reserved' && this.offers.get(callId) === takerId) this.offers.delete(callId);
     if (wrapUpMs > 0 && t.state !== 'reserved') {
